@@ -1,0 +1,143 @@
+"""The Episode: a batch of tasks, each a support set and a query set.
+
+Every task family in `l2l.tasks` produces Episodes, and every model in l2l consumes them, so
+this module is the one place that says what an episode looks like:
+
+    support_x     [B, S, ...]  the examples the learner reads
+    support_y     [B, S, ...]  their targets
+    support_mask  [B, S]       1.0 for real support examples, 0.0 for padding (ragged shots)
+    query_x       [B, Q, ...]  the examples the predictor answers
+    query_y       [B, Q, ...]  the answers it is scored against
+
+`B` is the number of episodes batched together; all episodes in a batch share `S` and `Q`, and
+ragged support sets are padded to `S` and masked.
+
+Example:
+
+>>> import numpy as np
+>>> from l2l.episodes import Episode
+>>> ep = Episode(
+...     support_x=np.zeros((4, 5, 3), "float32"), support_y=np.zeros((4, 5, 1), "float32"),
+...     query_x=np.zeros((4, 10, 3), "float32"), query_y=np.zeros((4, 10, 1), "float32"))
+>>> ep.batch_size, ep.support_size, ep.query_size
+(4, 5, 10)
+>>> inputs, targets = ep.as_fit_data()
+>>> sorted(inputs)
+['query_x', 'support_mask', 'support_x', 'support_y']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+SUPPORT_X = "support_x"
+SUPPORT_Y = "support_y"
+SUPPORT_MASK = "support_mask"
+QUERY_X = "query_x"
+INPUT_KEYS = (SUPPORT_X, SUPPORT_Y, SUPPORT_MASK, QUERY_X)
+
+
+@dataclasses.dataclass(frozen=True)
+class Episode:
+    """A batch of `B` tasks with fixed shapes (see the module docstring).
+
+    `support_mask` defaults to all ones. Construction validates shapes and values, so a
+    malformed episode fails here, with a message naming the field, rather than deep inside a
+    model.
+    """
+
+    support_x: np.ndarray
+    support_y: np.ndarray
+    query_x: np.ndarray
+    query_y: np.ndarray
+    support_mask: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.support_mask is None:
+            mask = np.ones(np.shape(self.support_x)[:2], dtype="float32")
+            object.__setattr__(self, "support_mask", mask)
+        _validate(self)
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.support_x.shape[0])
+
+    @property
+    def support_size(self) -> int:
+        return int(self.support_x.shape[1])
+
+    @property
+    def query_size(self) -> int:
+        return int(self.query_x.shape[1])
+
+    def inputs(self) -> dict[str, np.ndarray]:
+        """The model inputs: everything except `query_y`."""
+        return {
+            SUPPORT_X: self.support_x,
+            SUPPORT_Y: self.support_y,
+            SUPPORT_MASK: self.support_mask,
+            QUERY_X: self.query_x,
+        }
+
+    def as_fit_data(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """`(inputs, query_y)`, the `(x, y)` pair that `keras.Model.fit` expects."""
+        return self.inputs(), self.query_y
+
+    def __getitem__(self, index: int | slice | np.ndarray) -> Episode:
+        """Select episodes along the batch axis: `episode[:10]`, `episode[[0, 3]]`."""
+        if isinstance(index, int):
+            index = slice(index, index + 1)
+        return Episode(**{f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)})
+
+    @staticmethod
+    def concatenate(episodes: list[Episode]) -> Episode:
+        """Join episode batches along the batch axis."""
+        if not episodes:
+            raise ValueError("Episode.concatenate needs at least one Episode.")
+        fields = [f.name for f in dataclasses.fields(Episode)]
+        return Episode(**{k: np.concatenate([getattr(e, k) for e in episodes]) for k in fields})
+
+
+def _validate(ep: Episode) -> None:
+    arrays = {f.name: getattr(ep, f.name) for f in dataclasses.fields(ep)}
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"Episode.{name} must be a numpy array, got {type(value).__name__}.")
+        if value.ndim < 2:
+            raise ValueError(
+                f"Episode.{name} must have shape [episodes, examples, ...], got {value.shape}."
+            )
+    batch = ep.support_x.shape[0]
+    for name, value in arrays.items():
+        if value.shape[0] != batch:
+            raise ValueError(
+                f"Episode fields disagree on the number of episodes: support_x has {batch}, "
+                f"{name} has {value.shape[0]} (shape {value.shape})."
+            )
+    s, q = ep.support_x.shape[1], ep.query_x.shape[1]
+    if s == 0:
+        raise ValueError("Episode has an empty support set (support_x.shape[1] == 0).")
+    if q == 0:
+        raise ValueError("Episode has an empty query set (query_x.shape[1] == 0).")
+    for name, size in ((("support_y", s), ("support_mask", s), ("query_y", q))):
+        if arrays[name].shape[1] != size:
+            raise ValueError(
+                f"Episode.{name} has {arrays[name].shape[1]} examples per episode but the "
+                f"matching x has {size}."
+            )
+    if ep.support_mask.ndim != 2:
+        raise ValueError(f"Episode.support_mask must be [episodes, support], got "
+                         f"{ep.support_mask.shape}.")
+    if np.any(ep.support_mask.sum(axis=1) <= 0):
+        empty = np.flatnonzero(ep.support_mask.sum(axis=1) <= 0)[:5].tolist()
+        raise ValueError(f"Episodes {empty} have an empty support set (support_mask all zero).")
+    if ep.support_x.shape[2:] != ep.query_x.shape[2:]:
+        raise ValueError(
+            f"support_x examples have shape {ep.support_x.shape[2:]} but query_x examples have "
+            f"{ep.query_x.shape[2:]}: both sets must hold examples of the same shape."
+        )
+    for name, value in arrays.items():
+        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+            raise ValueError(f"Episode.{name} contains NaN or infinite values.")

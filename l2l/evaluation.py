@@ -1,0 +1,82 @@
+"""Scoring on fixed evaluation episodes: per-episode scores, their mean and a 95% CI.
+
+Every method is scored by this module on the same `Episode` set (see
+`TaskDistribution.fixed_episodes`), so figures are comparable. The confidence interval is the
+normal approximation over episodes, `1.96 * std / sqrt(n)`, the convention of the
+few-shot-learning literature.
+
+Example:
+
+>>> import numpy as np
+>>> from l2l.evaluation import mean_ci95, per_episode_accuracy
+>>> scores = per_episode_accuracy(np.array([[2.0, -1.0], [0.5, 0.3]]),
+...                               np.array([[1.0, 0.0], [1.0, 0.0]]))
+>>> scores.tolist()
+[1.0, 0.5]
+>>> mean, ci = mean_ci95(scores)
+>>> round(mean, 2)
+0.75
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from l2l.episodes import Episode
+
+Z_95 = 1.959963984540054
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """A metric's mean over episodes with its 95% confidence half-width."""
+
+    metric: str
+    mean: float
+    ci95: float
+    episodes: int
+
+    def __str__(self) -> str:
+        if self.metric == "accuracy":
+            return (f"accuracy {100 * self.mean:.2f}% ± {100 * self.ci95:.2f}% "
+                    f"(95% CI, {self.episodes} episodes)")
+        return f"{self.metric} {self.mean:.4f} ± {self.ci95:.4f} (95% CI, {self.episodes} episodes)"
+
+
+def mean_ci95(values: np.ndarray) -> tuple[float, float]:
+    """Mean and 95% confidence half-width of per-episode scores."""
+    values = np.asarray(values, dtype="float64")
+    if values.size == 0:
+        raise ValueError("No scores to summarise: evaluate on at least one episode.")
+    spread = values.std(ddof=1) if values.size > 1 else 0.0
+    return float(values.mean()), float(Z_95 * spread / np.sqrt(values.size))
+
+
+def per_episode_accuracy(logits: np.ndarray, query_y: np.ndarray) -> np.ndarray:
+    """Binary accuracy of each episode: logits `[B, Q]` (> 0 means 1) against `query_y`."""
+    logits, query_y = np.asarray(logits), np.asarray(query_y)
+    if logits.shape != query_y.shape:
+        raise ValueError(f"predictions {logits.shape} and targets {query_y.shape} differ in "
+                         "shape.")
+    return ((logits > 0) == (query_y > 0.5)).reshape(len(logits), -1).mean(axis=1)
+
+
+def per_episode_mse(predictions: np.ndarray, query_y: np.ndarray) -> np.ndarray:
+    """Mean squared error of each episode."""
+    predictions = np.asarray(predictions).reshape(np.shape(query_y))
+    return ((predictions - query_y) ** 2).reshape(len(query_y), -1).mean(axis=1)
+
+
+METRICS = {"accuracy": per_episode_accuracy, "mse": per_episode_mse}
+
+
+def evaluate(model, episodes: Episode, metric: str = "accuracy", batch_size: int = 250) -> Score:
+    """Score `model` on every episode of `episodes` with `metric` ("accuracy" or "mse")."""
+    if metric not in METRICS:
+        raise ValueError(f"Unknown metric {metric!r}; choose one of {sorted(METRICS)}.")
+    predictions = model.predict(episodes.inputs(), batch_size=batch_size, verbose=0)
+    scores = METRICS[metric](predictions, episodes.query_y)
+    mean, ci = mean_ci95(scores)
+    return Score(metric, mean, ci, len(scores))

@@ -1,0 +1,73 @@
+"""Set-pooling learners: embed every (x, y) support pair, average into a task code."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from l2l.learners.base import FEATURES, Learner
+from l2l.ops import apply_per_example, as_features, masked_mean
+from l2l.serialization import deserialize_layers, register, serialize_layers
+
+
+@register
+class PooledLearner(Learner):
+    """Task code = masked mean over the support set of an MLP of each `(x, y)` pair.
+
+    This is the set encoder of Conditional Neural Processes and, with one shared image
+    encoder, the "features" learner of the two-digit task. It is permutation invariant and
+    handles any number of shots through the mask.
+
+    Args:
+        code_dim: size of the task code; `None` pools the (encoded) examples themselves, which
+            makes the code a prototype in the query embedding's space.
+        units: hidden layer sizes of the per-example MLP (unused when `code_dim` is None).
+        encoder: optional layer applied to each support `x` first (e.g. a conv net), for
+            learners that do not share the `MetaModel` encoder.
+        use_labels: feed `support_y` to the MLP beside `x` (off when every label is the same).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from l2l.learners import PooledLearner
+    >>> out = PooledLearner(code_dim=8)(np.ones((2, 5, 3)), np.ones((2, 5)), np.ones((2, 5)))
+    >>> tuple(out["features"].shape)
+    (2, 8)
+    """
+
+    def __init__(self, code_dim: int | None = 64, units=(128,), encoder=None,
+                 use_labels: bool = True,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.code_dim, self.units, self.use_labels = code_dim, tuple(units), use_labels
+        self.encoder = encoder
+        self.mlp = None if code_dim is None else keras.Sequential(
+            [layers.Dense(u, activation="relu") for u in self.units] + [layers.Dense(code_dim)],
+            name="example_mlp",
+        )
+
+    def build(self, support_x_shape, support_y_shape=None, support_mask_shape=None):
+        # Sub-layers build on first call, once the encoder's output size is known.
+        self.built = True
+
+    def task_code(self, support_x, support_y, support_mask, training=None):
+        x = support_x
+        if self.encoder is not None:
+            x = apply_per_example(self.encoder, x, training=training)
+        x = ops.cast(x, self.compute_dtype)
+        if self.use_labels:
+            x = ops.concatenate([x, as_features(support_y, x.dtype)], axis=-1)
+        if self.mlp is not None:
+            x = apply_per_example(self.mlp, x, training=training)
+        return masked_mean(x, support_mask)
+
+    def call(self, support_x, support_y, support_mask, training=None):
+        return {FEATURES: self.task_code(support_x, support_y, support_mask, training)}
+
+    def get_config(self):
+        return {**super().get_config(), "code_dim": self.code_dim, "units": list(self.units),
+                "use_labels": self.use_labels, **serialize_layers(encoder=self.encoder)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**deserialize_layers(config, "encoder"))

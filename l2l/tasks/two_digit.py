@@ -1,0 +1,218 @@
+"""The two-digit same-number task: the proof of concept of the learner/predictor scheme.
+
+A *number* 00-99 is drawn as two MNIST digit images side by side (a 28x56 image). One task is
+one number: the support set holds `shots` images of it, and each query image shows either the
+same number (label 1) or a different one (label 0), balanced 50/50. "Different" numbers are
+drawn uniformly from the split, except that a fraction `hard_negative_fraction` of them share a
+digit with the target (37 against 38, 57 or 73), which forces a model to read both digits.
+
+The 100 numbers are split into train/val/test numbers once, with the recorded `SPLIT_SEED`, so
+a model is always scored on numbers it never saw during training. Three protocols say how far
+the test is from training:
+
+- `original`: test numbers are new, but their digit images come from the same pool as the
+  training images (the original experiment's setting).
+- `strict`: the images are split too (per digit, 70/15/15), so test episodes show digit images
+  never seen in training.
+- `heldout-digits`: two digits never occur in a training number; val/test numbers contain at
+  least one of them (a novel concept, not only a novel combination). Images split as `strict`.
+
+Example:
+
+>>> import numpy as np
+>>> from l2l.tasks import TwoDigitTask
+>>> rng = np.random.default_rng(0)
+>>> images = rng.integers(0, 256, size=(500, 28, 28), dtype=np.uint8)
+>>> labels = np.arange(500) % 10
+>>> task = TwoDigitTask(images, labels, split="train", protocol="strict", shots=1, queries=4)
+>>> ep = task.episodes(batch_size=8, seed=0)
+>>> ep.support_x.shape, ep.query_x.shape, ep.query_y.mean()
+((8, 1, 28, 56, 1), (8, 4, 28, 56, 1), np.float32(0.5))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from l2l.episodes import Episode
+from l2l.tasks.base import TaskDistribution
+
+SPLIT_SEED = 20170  # the recorded seed of every two-digit split (numbers, image pools, digits)
+SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
+SPLITS = ("train", "val", "test")
+PROTOCOLS = ("original", "strict", "heldout-digits")
+NUM_HELDOUT_DIGITS = 2
+
+
+def _check(protocol: str, split: str | None = None) -> None:
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"Unknown protocol {protocol!r}; choose one of {PROTOCOLS}.")
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}; choose one of {SPLITS}.")
+
+
+def _fraction_split(items: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    items = rng.permutation(items)
+    n_train = round(SPLIT_FRACTIONS[0] * len(items))
+    n_val = round(SPLIT_FRACTIONS[1] * len(items))
+    return [np.sort(p) for p in np.split(items, [n_train, n_train + n_val])]
+
+
+def heldout_digits(seed: int = SPLIT_SEED) -> np.ndarray:
+    """The digits that no training number contains under the `heldout-digits` protocol."""
+    rng = np.random.default_rng([seed, 2])
+    return np.sort(rng.choice(10, NUM_HELDOUT_DIGITS, replace=False))
+
+
+def number_splits(protocol: str = "original", seed: int = SPLIT_SEED) -> dict[str, np.ndarray]:
+    """The numbers 0-99 of each split: disjoint, together all 100.
+
+    `original` and `strict` split 70/15/15 at random; `heldout-digits` trains on the 64
+    numbers made of the other eight digits and splits the remaining 36 evenly into val/test.
+    """
+    _check(protocol)
+    numbers = np.arange(100)
+    if protocol != "heldout-digits":
+        parts = _fraction_split(numbers, np.random.default_rng([seed, 0]))
+        return dict(zip(SPLITS, parts, strict=True))
+    held = heldout_digits(seed)
+    novel = np.isin(numbers // 10, held) | np.isin(numbers % 10, held)
+    rest = np.random.default_rng([seed, 0]).permutation(numbers[novel])
+    half = len(rest) // 2
+    return {"train": numbers[~novel], "val": np.sort(rest[:half]), "test": np.sort(rest[half:])}
+
+
+def image_pools(labels: np.ndarray, protocol: str = "original",
+                seed: int = SPLIT_SEED) -> dict[str, np.ndarray]:
+    """Indices of the digit images each split may draw from.
+
+    `original` lets every split use every image; the other protocols split the images of each
+    digit 70/15/15, so the pools are disjoint.
+    """
+    _check(protocol)
+    labels = np.asarray(labels)
+    everything = np.arange(len(labels))
+    if protocol == "original":
+        return dict.fromkeys(SPLITS, everything)
+    rng = np.random.default_rng([seed, 1])
+    parts = [_fraction_split(everything[labels == d], rng) for d in range(10)]
+    return {s: np.sort(np.concatenate([p[i] for p in parts])) for i, s in enumerate(SPLITS)}
+
+
+def _hard_negative_table(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each number, the split's other numbers that share a digit with it (or swap them)."""
+    tens, ones = numbers // 10, numbers % 10
+    related = (tens[:, None] == tens) | (ones[:, None] == ones) | (
+        (tens[:, None] == ones) & (ones[:, None] == tens))
+    related &= numbers[:, None] != numbers
+    counts = related.sum(axis=1)
+    table = np.zeros((len(numbers), max(1, counts.max())), dtype=np.int64)
+    for i, row in enumerate(related):  # once per split, at construction
+        table[i, : counts[i]] = numbers[row]
+    return table, counts
+
+
+class TwoDigitTask(TaskDistribution):
+    """Episodes of "is the query the same two-digit number as the support images?".
+
+    Args:
+        images: `[N, 28, 28]` uint8 digit images (e.g. from `l2l.datasets.load_mnist`).
+        labels: `[N]` digit labels 0-9.
+        split: `"train"`, `"val"` or `"test"`: which numbers (and images) episodes use.
+        protocol: `"original"`, `"strict"` or `"heldout-digits"` (see the module docstring).
+        shots: support images per episode, or `(min, max)` for a ragged support set padded to
+            `max` and masked.
+        queries: query images per episode, an even number: half same, half different.
+        hard_negative_fraction: share of "different" queries that share a digit with the target.
+        seed: the split seed; keep the default to compare with published l2l figures.
+
+    Episodes hold `support_x`/`query_x` as `[B, n, 28, 56, 1]` uint8 and `support_y`/`query_y`
+    as `[B, n]` float32 (support labels are all 1: every support image shows the number).
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        split: str = "train",
+        protocol: str = "original",
+        shots: int | tuple[int, int] = 1,
+        queries: int = 2,
+        hard_negative_fraction: float = 0.5,
+        seed: int = SPLIT_SEED,
+    ):
+        _check(protocol, split)
+        images, labels = np.asarray(images), np.asarray(labels)
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+            raise ValueError(
+                f"images must be uint8 digits of shape [N, 28, 28], got {images.dtype} "
+                f"{images.shape}; load them with l2l.datasets.load_mnist()."
+            )
+        if labels.shape != (len(images),):
+            raise ValueError(f"labels must have shape [{len(images)}], got {labels.shape}.")
+        if labels.size and (labels.min() < 0 or labels.max() > 9):
+            raise ValueError("labels must be digits 0-9.")
+        self.min_shots, self.max_shots = (shots, shots) if np.isscalar(shots) else shots
+        if not 1 <= self.min_shots <= self.max_shots:
+            raise ValueError(f"shots must be >= 1 (or a (min, max) range with 1 <= min <= max), "
+                             f"got {shots!r}.")
+        if queries < 2 or queries % 2:
+            raise ValueError(f"queries must be an even number >= 2 (half same, half different), "
+                             f"got {queries}.")
+        if not 0.0 <= hard_negative_fraction <= 1.0:
+            raise ValueError(f"hard_negative_fraction must lie in [0, 1], got "
+                             f"{hard_negative_fraction}.")
+        self.split, self.protocol, self.queries = split, protocol, queries
+        self.hard_negative_fraction = hard_negative_fraction
+        self.numbers = number_splits(protocol, seed)[split]
+        self._hard_table, self._hard_counts = _hard_negative_table(self.numbers)
+
+        pool = image_pools(labels, protocol, seed)[split]
+        pool_labels = labels[pool]
+        order = np.argsort(pool_labels, kind="stable")
+        # Digit images of the pool, grouped by digit: digit d owns [start[d], start[d]+count[d]).
+        self._digit_images = images[pool[order]]
+        self._count = np.bincount(pool_labels, minlength=10)
+        self._start = np.concatenate([[0], np.cumsum(self._count)[:-1]])
+        needed = np.union1d(self.numbers // 10, self.numbers % 10)
+        missing = needed[self._count[needed] == 0]
+        if missing.size:
+            raise ValueError(f"The {split} image pool has no images of digit(s) "
+                             f"{missing.tolist()}; give images of every digit.")
+
+    def _draw_images(self, numbers: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One random image of each number in `numbers` (any shape) -> `[..., 28, 56, 1]`."""
+        digits = np.stack([numbers // 10, numbers % 10])
+        picks = self._start[digits] + (rng.random(digits.shape) * self._count[digits]).astype(
+            np.int64)
+        tens, ones = self._digit_images[picks]
+        return np.concatenate([tens, ones], axis=-1)[..., None]
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Episode:
+        n, q = len(self.numbers), self.queries
+        target_index = rng.integers(n, size=batch_size)
+        target = self.numbers[target_index]
+
+        same = np.zeros((batch_size, q), dtype=bool)
+        same[:, : q // 2] = True
+        same = np.take_along_axis(same, np.argsort(rng.random((batch_size, q)), axis=1), axis=1)
+        other = rng.integers(n - 1, size=(batch_size, q))
+        uniform = self.numbers[other + (other >= target_index[:, None])]
+        counts = self._hard_counts[target_index][:, None]
+        pick = (rng.random((batch_size, q)) * counts).astype(np.int64)
+        hard = self._hard_table[target_index[:, None], pick]
+        use_hard = (rng.random((batch_size, q)) < self.hard_negative_fraction) & (counts > 0)
+        query_numbers = np.where(same, target[:, None], np.where(use_hard, hard, uniform))
+
+        shots = rng.integers(self.min_shots, self.max_shots + 1, size=batch_size)
+        mask = (np.arange(self.max_shots) < shots[:, None]).astype("float32")
+        support_numbers = np.repeat(target[:, None], self.max_shots, axis=1)
+        support_x = self._draw_images(support_numbers, rng) * mask[..., None, None, None].astype(
+            np.uint8)
+        return Episode(
+            support_x=support_x,
+            support_y=mask.copy(),
+            query_x=self._draw_images(query_numbers, rng),
+            query_y=same.astype("float32"),
+            support_mask=mask,
+        )

@@ -1,0 +1,39 @@
+"""Shared fixtures: synthetic digit images (no data needed) and the real MNIST when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def synthetic_digits(per_digit: int = 60, noise: float = 40.0, seed: int = 0):
+    """`[10 * per_digit, 28, 28]` uint8 images: one random stroke template per digit + noise.
+
+    Easy enough that a tiny model learns the two-digit task in seconds, hard enough that it
+    has to read both halves of the image.
+    """
+    rng = np.random.default_rng(seed)
+    templates = (rng.random((10, 7, 7)) > 0.5).astype("float32") * 255.0
+    templates = templates.repeat(4, axis=1).repeat(4, axis=2)
+    labels = np.repeat(np.arange(10), per_digit)
+    images = templates[labels] + rng.normal(0.0, noise, size=(len(labels), 28, 28))
+    return np.clip(images, 0, 255).astype(np.uint8), labels.astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return synthetic_digits()
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    """The folder holding the real MNIST files, or skip."""
+    for candidate in (os.environ.get("L2L_DATA_DIR"), SHARED_DATA):
+        if candidate and (Path(candidate) / "mnist" / "t10k-images-idx3-ubyte.gz").exists():
+            return str(candidate)
+    pytest.skip("real MNIST files not found (set L2L_DATA_DIR)")
