@@ -1,6 +1,7 @@
 """Task distributions: datasets of datasets that stream batched `Episode`s."""
 
 from l2l.tasks.base import TaskDistribution
+from l2l.tasks.sinusoid import SinusoidTask
 from l2l.tasks.two_digit import (
     PROTOCOLS,
     SPLIT_SEED,
@@ -13,6 +14,7 @@ from l2l.tasks.two_digit import (
 __all__ = [
     "PROTOCOLS",
     "SPLIT_SEED",
+    "SinusoidTask",
     "TaskDistribution",
     "TwoDigitTask",
     "heldout_digits",

@@ -40,6 +40,23 @@ from l2l.episodes import INPUT_KEYS, Episode
 _EVALUATION_STREAM = 1_000_003
 
 
+def check_shots(shots: int | tuple[int, int]) -> tuple[int, int]:
+    """`shots` as `(min, max)`: an int `k` is `(k, k)`; a ragged range needs 1 <= min <= max."""
+    low, high = (shots, shots) if np.isscalar(shots) else tuple(shots)
+    if not 1 <= low <= high:
+        raise ValueError(f"shots must be >= 1 (or a (min, max) range with 1 <= min <= max), "
+                         f"got {shots!r}.")
+    return int(low), int(high)
+
+
+def check_range(name: str, bounds: tuple[float, float]) -> tuple[float, float]:
+    """`bounds` as a float `(low, high)` with `low <= high`, or an error naming `name`."""
+    low, high = (float(b) for b in bounds)
+    if not low <= high:
+        raise ValueError(f"{name} must be a (low, high) range with low <= high, got {bounds!r}.")
+    return low, high
+
+
 class TaskDistribution(abc.ABC):
     """Base class of task families; subclasses implement `sample`."""
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from l2l.episodes import Episode
-from l2l.tasks.base import TaskDistribution
+from l2l.tasks.base import TaskDistribution, check_shots
 
 SPLIT_SEED = 20170  # the recorded seed of every two-digit split (numbers, image pools, digits)
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
@@ -152,10 +152,7 @@ class TwoDigitTask(TaskDistribution):
             raise ValueError(f"labels must have shape [{len(images)}], got {labels.shape}.")
         if labels.size and (labels.min() < 0 or labels.max() > 9):
             raise ValueError("labels must be digits 0-9.")
-        self.min_shots, self.max_shots = (shots, shots) if np.isscalar(shots) else shots
-        if not 1 <= self.min_shots <= self.max_shots:
-            raise ValueError(f"shots must be >= 1 (or a (min, max) range with 1 <= min <= max), "
-                             f"got {shots!r}.")
+        self.min_shots, self.max_shots = check_shots(shots)
         if queries < 2 or queries % 2:
             raise ValueError(f"queries must be an even number >= 2 (half same, half different), "
                              f"got {queries}.")
