@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
+
+from l2l.serialization import deserialize_layers, register, serialize_layers
 
 
 def conv_encoder(filters=(32, 64, 64), units: int = 128, batch_norm: bool = True,
@@ -31,3 +33,55 @@ def conv_encoder(filters=(32, 64, 64), units: int = 128, batch_norm: bool = True
         blocks += [layers.ReLU(), layers.MaxPooling2D(2)]
     blocks += [layers.Flatten(), layers.Dense(units, activation="relu")]
     return keras.Sequential(blocks, name=name)
+
+
+@register
+class SideBySideEncoder(keras.layers.Layer):
+    """Encode an image made of `parts` equal tiles side by side with one shared encoder.
+
+    `[N, H, parts * W, C]` in, `[N, parts * D]` out: the tiles go through `encoder` as one
+    batch and their features are concatenated left to right. For a two-digit number this
+    makes the embedding a pair of digit embeddings, so an unseen number is embedded from
+    digits seen in training instead of from a whole-image template the model memorised.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from l2l.networks import SideBySideEncoder, conv_encoder
+    >>> tuple(SideBySideEncoder(conv_encoder(units=16), parts=2)(np.zeros((3, 28, 56, 1))).shape)
+    (3, 32)
+    """
+
+    def __init__(self, encoder: keras.layers.Layer, parts: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        if parts < 1:
+            raise ValueError(f"parts must be at least 1, got {parts}.")
+        self.encoder, self.parts = encoder, parts
+
+    def build(self, input_shape):
+        height, width, channels = input_shape[1:]
+        if width % self.parts:
+            raise ValueError(f"Image width {width} does not split into {self.parts} equal "
+                             "tiles.")
+        self.tile_shape = (height, width // self.parts, channels)
+        self.encoder.build((None, *self.tile_shape))
+
+    def call(self, images, training=None):
+        height, tile_width, channels = self.tile_shape
+        tiles = ops.reshape(images, (-1, height, self.parts, tile_width, channels))
+        tiles = ops.reshape(ops.transpose(tiles, (0, 2, 1, 3, 4)),
+                            (-1, height, tile_width, channels))
+        features = self.encoder(tiles, training=training)
+        return ops.reshape(features, (-1, self.parts * features.shape[-1]))
+
+    def compute_output_shape(self, input_shape):
+        out = self.encoder.compute_output_shape((None, *self.tile_shape))
+        return (input_shape[0], self.parts * out[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "parts": self.parts,
+                **serialize_layers(encoder=self.encoder)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**deserialize_layers(config, "encoder"))
