@@ -2,6 +2,7 @@
 
 from l2l.tasks.base import TaskDistribution, fraction_split
 from l2l.tasks.classification import CLASS_SPLIT_SEED, FewShotClassification, class_splits
+from l2l.tasks.quadratic import QuadraticTask
 from l2l.tasks.sinusoid import SinusoidTask
 from l2l.tasks.two_digit import (
     PROTOCOLS,
@@ -16,6 +17,7 @@ __all__ = [
     "CLASS_SPLIT_SEED",
     "FewShotClassification",
     "PROTOCOLS",
+    "QuadraticTask",
     "SPLIT_SEED",
     "SinusoidTask",
     "TaskDistribution",
