@@ -67,6 +67,26 @@ def fraction_split(items: np.ndarray, rng: np.random.Generator,
     return [np.sort(p) for p in np.split(items, np.minimum(ends, len(items)))]
 
 
+def random_subsets(keys: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the `n` smallest `keys` along the last axis, ordered by key.
+
+    With i.i.d. uniform keys (`rng.random(shape)`) each row gives a uniformly random ordered
+    subset of size `n`, drawn with a partial sort instead of a full shuffle: the vectorised
+    way to sample without replacement in many rows at once. Set a key above every other (e.g.
+    2.0) to exclude its index.
+
+    >>> random_subsets(np.array([[0.5, 0.1, 0.9, 0.3]]), 2).tolist()
+    [[1, 3]]
+    """
+    size = keys.shape[-1]
+    if n < size:
+        part = np.argpartition(keys, n - 1, axis=-1)[..., :n]
+    else:
+        part = np.broadcast_to(np.arange(size), keys.shape)
+    order = np.argsort(np.take_along_axis(keys, part, axis=-1), axis=-1)
+    return np.take_along_axis(part, order, axis=-1)
+
+
 def check_shots(shots: int | tuple[int, int]) -> tuple[int, int]:
     """`shots` as `(min, max)`: an int `k` is `(k, k)`; a ragged range needs 1 <= min <= max."""
     low, high = (shots, shots) if np.isscalar(shots) else tuple(shots)

@@ -49,7 +49,7 @@ from __future__ import annotations
 import numpy as np
 
 from l2l.episodes import Episode
-from l2l.tasks.base import TaskDistribution, check_shots, fraction_split
+from l2l.tasks.base import TaskDistribution, check_shots, fraction_split, random_subsets
 
 CLASS_SPLIT_SEED = 20171  # the recorded seed of `class_splits`
 CLASS_SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
@@ -211,11 +211,11 @@ class FewShotClassification(TaskDistribution):
         `support_index [B, S]` / `query_index [B, Q]` (the row of `x` behind each example,
         -1 for padding)."""
         b, w, k, q = batch_size, self.ways, self.max_shots, self.queries
-        chosen = _random_subsets(rng.random((b, self.classes.size)), w)  # [B, W], random order
+        chosen = random_subsets(rng.random((b, self.classes.size)), w)  # [B, W], random order
         counts = self._counts[chosen]
         keys = rng.random((b, w, self._table.shape[1]))
         keys[np.arange(keys.shape[2]) >= counts[..., None]] = _PAD  # never pick beyond a class
-        picks = _random_subsets(keys, k + q)  # [B, W, K+Q] positions within each class
+        picks = random_subsets(keys, k + q)  # [B, W, K+Q] positions within each class
         rows = self._table[chosen[..., None], picks]
 
         shots = rng.integers(self.min_shots, self.max_shots + 1, size=b)
@@ -248,18 +248,3 @@ class FewShotClassification(TaskDistribution):
         info = {"classes": self.classes[chosen], "support_index": support_rows,
                 "query_index": query_rows}
         return episode, info
-
-
-def _random_subsets(keys: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the `n` smallest `keys` along the last axis, ordered by key.
-
-    With i.i.d. uniform keys this is a uniformly random ordered subset of size `n`, drawn in
-    O(size) per row (a partial sort) rather than by a full shuffle.
-    """
-    size = keys.shape[-1]
-    if n < size:
-        part = np.argpartition(keys, n - 1, axis=-1)[..., :n]
-    else:
-        part = np.broadcast_to(np.arange(size), keys.shape)
-    order = np.argsort(np.take_along_axis(keys, part, axis=-1), axis=-1)
-    return np.take_along_axis(part, order, axis=-1)
