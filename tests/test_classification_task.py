@@ -111,9 +111,9 @@ def test_determinism_for_a_seed():
     for field in ("support_x", "support_y", "support_mask", "query_x", "query_y"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
     assert not np.array_equal(a.query_x, c.query_x)
-    fixed, info = task.fixed_episodes(300, seed=0, batch_size=128, with_info=True)
+    fixed, info = task.fixed_episodes(300, seed=0, with_info=True)
     assert fixed.batch_size == 300 and info["classes"].shape == (300, 3)
-    again = task.fixed_episodes(300, seed=0, batch_size=128)
+    again = task.fixed_episodes(300, seed=0)
     np.testing.assert_array_equal(fixed.query_x, again.query_x)
 
 

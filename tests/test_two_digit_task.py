@@ -93,10 +93,10 @@ def test_determinism_for_a_seed(digits):
     for field in ("support_x", "support_mask", "query_x", "query_y"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
     assert not np.array_equal(a.query_x, task.episodes(16, seed=8, index=2).query_x)
-    fixed = task.fixed_episodes(40, seed=0, batch_size=16)
+    fixed = task.fixed_episodes(40, seed=0)
     assert fixed.batch_size == 40
     np.testing.assert_array_equal(fixed.query_x,
-                                  task.fixed_episodes(40, seed=0, batch_size=16).query_x)
+                                  task.fixed_episodes(40, seed=0).query_x)
 
 
 def test_dataset_streams_the_same_batches(digits):
@@ -135,3 +135,9 @@ def test_bad_images_are_named(digits):
         TwoDigitTask(images.astype("float32"), labels)
     with pytest.raises(ValueError, match="no images of digit"):
         TwoDigitTask(images[labels != 3], labels[labels != 3])
+
+
+def test_a_smaller_fixed_set_is_a_prefix_of_a_larger_one(digits):
+    task = TwoDigitTask(*digits, split="test", queries=2)
+    small, large = task.fixed_episodes(10, seed=4), task.fixed_episodes(300, seed=4)
+    np.testing.assert_array_equal(small.query_x, large.query_x[:10])

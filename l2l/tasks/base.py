@@ -46,6 +46,7 @@ from l2l.episodes import INPUT_KEYS, Episode
 # Seeds of different streams are kept apart by this offset: the evaluation stream for seed s
 # never repeats a batch of the training stream for seed s.
 _EVALUATION_STREAM = 1_000_003
+EVALUATION_CHUNK = 256  # episodes drawn per generator call in `fixed_episodes`
 
 
 def fraction_split(items: np.ndarray, rng: np.random.Generator,
@@ -132,23 +133,23 @@ class TaskDistribution(abc.ABC):
         return self.sample_with_info(batch_size, rng) if with_info else self.sample(
             batch_size, rng)
 
-    def fixed_episodes(self, num_episodes: int, seed: int, batch_size: int = 256,
-                       with_info: bool = False):
+    def fixed_episodes(self, num_episodes: int, seed: int, with_info: bool = False):
         """`num_episodes` evaluation episodes, the same for every call with the same seed.
 
-        With `with_info=True`, returns `(episode, info)` (see `sample_with_info`).
+        They are drawn in whole chunks of `EVALUATION_CHUNK` episodes from the evaluation
+        stream of `seed` and cut to length, so a smaller set is a prefix of a larger one. With
+        `with_info=True`, returns `(episode, info)` (see `sample_with_info`).
         """
         if num_episodes < 1:
             raise ValueError(f"num_episodes must be at least 1, got {num_episodes}.")
-        parts, done = [], 0
-        while done < num_episodes:
-            n = min(batch_size, num_episodes - done)
-            parts.append(self.episodes(n, seed + _EVALUATION_STREAM, len(parts), with_info=True))
-            done += n
-        episode = Episode.concatenate([p[0] for p in parts])
+        chunks = -(-num_episodes // EVALUATION_CHUNK)
+        parts = [self.episodes(EVALUATION_CHUNK, seed + _EVALUATION_STREAM, i, with_info=True)
+                 for i in range(chunks)]
+        episode = Episode.concatenate([p[0] for p in parts])[:num_episodes]
         if not with_info:
             return episode
-        return episode, {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
+        return episode, {k: np.concatenate([p[1][k] for p in parts])[:num_episodes]
+                         for k in parts[0][1]}
 
     def dataset(
         self,
