@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> dict:
     validation = task("val", 2).fixed_episodes(500, seed=args.seed)
     test = task("test", 2).fixed_episodes(args.test_episodes, seed=args.seed)
 
-    model = two_digit_model(args.learner, learning_rate=args.learning_rate)
+    model = two_digit_model(args.learner, learning_rate=args.learning_rate,
+                            decay_steps=args.epochs * args.steps_per_epoch)
     budget = TimeBudget(args.minutes if args.minutes is not None else float("inf"))
     history = model.fit(
         train.dataset(args.batch_size, seed=args.seed),
