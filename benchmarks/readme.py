@@ -60,7 +60,7 @@ def render_one(result: dict) -> str:
         module = None
     summarize = getattr(module, "summarize", None)
     body = summarize(result) if callable(summarize) else rows_table(result["rows"])
-    parts = [f"### `{name}`: {result['description']}", body.strip()]
+    parts = [f"### `{name}`", result["description"], body.strip()]
     if result["plot"]:
         parts.append(f"![{name}]({result['plot']})")
     if result["notes"]:
@@ -72,11 +72,15 @@ def render_one(result: dict) -> str:
 def provenance(result: dict) -> str:
     m, load = result["machine"], result["load_average"]
     commit = result["commit"][:10] + (" + uncommitted changes" if result["dirty"] else "")
+    busy = ""
+    if m["cores"] and max(load["start"][0], load["end"][0]) > m["cores"]:
+        busy = (f" · **shared machine busy: load average above its {m['cores']} cores, so "
+                "timings are pessimistic**")
     return (f"<sub>`{result['command']}` · {result['mode']} run · commit {commit} · "
             f"{result['date']} · {result['duration_seconds'] / 60:.1f} min · {m['cpu']}, "
             f"{m['cores']} cores, {m['device']} · TensorFlow {m['tensorflow']}, Keras "
             f"{m['keras']} · load average {load['start'][0]:.2f} → {load['end'][0]:.2f} · "
-            f"[JSON](benchmarks/results/{result['benchmark']}.json)</sub>")
+            f"[JSON](benchmarks/results/{result['benchmark']}.json){busy}</sub>")
 
 
 def rows_table(rows: list[dict]) -> str:
@@ -93,12 +97,23 @@ def rows_table(rows: list[dict]) -> str:
 
 
 def format_value(metric: str, mean: float, ci95: float | None) -> str:
-    """`97.10% ± 0.52%` for accuracies, 4 significant digits otherwise."""
+    """`97.10% ± 0.52%` for accuracies; other values by magnitude (`25,791 ± 6,456`, `0.771`).
+
+    >>> format_value("accuracy", 0.971, 0.0052)
+    '97.10% ± 0.52%'
+    >>> format_value("episodes_per_second", 25791.2, 6455.7), format_value("mse", 0.77123, 0.05)
+    ('25,791 ± 6,456', '0.771 ± 0.05')
+    """
     if metric == "accuracy":
         text = f"{100 * mean:.2f}%"
         return text if ci95 is None else f"{text} ± {100 * ci95:.2f}%"
-    text = f"{mean:.4g}"
-    return text if ci95 is None else f"{text} ± {ci95:.2g}"
+    text = format_number(mean)
+    return text if ci95 is None else f"{text} ± {format_number(ci95)}"
+
+
+def format_number(value: float) -> str:
+    """Whole numbers with thousands separators from 100 on, else 3 significant digits."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def update_readme(readme: str | os.PathLike, results_dir: str | os.PathLike) -> Path:

@@ -127,6 +127,7 @@ def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict |
         raise ValueError(f"Benchmark {name!r} has no option(s) {unknown}; it accepts "
                          f"{sorted(accepted)}.")
     results_dir, images_dir = _output_dirs(quick, output)
+    code = _commit()  # the code that runs, before anything can change
     start_load, start, date = os.getloadavg(), time.perf_counter(), _utc_now()
     with episode_store(episode_dir, regenerate_episodes):
         produced = module.run(quick=quick, seed=seed, **options)
@@ -140,7 +141,7 @@ def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict |
         "notes": list(produced.get("notes", [])),
         "command": command or f"benchmarks.runner.run_benchmark({name!r}, quick={quick}, "
                               f"seed={seed}, options={options!r})",
-        **_commit(), "date": date,
+        **code, "date": date,
         "duration_seconds": round(time.perf_counter() - start, 1),
         "machine": machine(),
         "load_average": {"start": _rounded(start_load), "end": _rounded(os.getloadavg())},

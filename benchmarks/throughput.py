@@ -156,17 +156,20 @@ def plot(result: dict):
 
     rows = result["rows"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for method in dict.fromkeys(r["method"] for r in rows):
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    colors = dict(zip(methods, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    for method in methods:
         mine = [r for r in rows if r["method"] == method]
         sizes = [r["settings"]["batch_size"] for r in mine]
         style = "--" if method.startswith("generate") else "-"
         left.errorbar(sizes, [r["mean"] for r in mine], yerr=[r["ci95"] or 0 for r in mine],
-                      fmt=style, marker="o", ms=4, capsize=3, label=method)
+                      fmt=style, marker="o", ms=4, capsize=3, label=method,
+                      color=colors.get(method))
         if method.startswith("train"):
             right.plot(sizes, [r["generation_ratio_numpy"] for r in mine], "-o", ms=4,
-                       label=f"numpy / {method}")
-            right.plot(sizes, [r["generation_ratio_tfdata"] for r in mine], ":o", ms=4,
-                       label=f"tf.data / {method}")
+                       color=colors.get(method), label=f"numpy / {method}")
+            right.plot(sizes, [r["generation_ratio_tfdata"] for r in mine], ":s", ms=4,
+                       color=colors.get(method), label=f"tf.data / {method}")
     right.axhline(1.0, color="gray", lw=0.8)
     left.set_ylabel("episodes per second")
     right.set_ylabel("generated / trained episodes per second")
@@ -186,7 +189,7 @@ def plot(result: dict):
 
 def summarize(result: dict) -> str:
     """One line per batch size: generation rates, then each kind's training rate."""
-    from benchmarks.readme import format_value
+    from benchmarks.readme import format_number, format_value
 
     rows = result["rows"]
     methods = list(dict.fromkeys(r["method"] for r in rows))
@@ -202,9 +205,9 @@ def summarize(result: dict) -> str:
                 continue
             text = format_value(r["metric"], r["mean"], r["ci95"])
             if "step_seconds" in r:
-                text += (f" ({1000 * r['step_seconds']:.0f} ms/step, generation "
-                         f"×{r['generation_ratio_numpy']:.3g} numpy, "
-                         f"×{r['generation_ratio_tfdata']:.3g} tf.data)")
+                text += (f" ({1000 * r['step_seconds']:.0f} ms/step; generation "
+                         f"×{format_number(r['generation_ratio_numpy'])} numpy, "
+                         f"×{format_number(r['generation_ratio_tfdata'])} tf.data)")
             cells.append(text)
         lines.append(f"| {size} | " + " | ".join(cells) + " |")
     lines.append("")

@@ -153,3 +153,22 @@ def test_cli_lists_benchmarks_and_rejects_unknown_names():
     wrong = subprocess.run([sys.executable, "-m", "benchmarks", "run", "nope", "--quick"],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert wrong.returncode != 0 and "Unknown benchmark 'nope'" in wrong.stderr
+
+
+@pytest.mark.parametrize("lower, values, epoch", [(False, [0.5, 0.9, 0.95], 2),
+                                                  (True, [3.0, 1.0, 0.4], 3),
+                                                  (False, [0.5, 0.6], None)])
+def test_time_to_target_counts_training_time_until_first_reached(lower, values, epoch):
+    from benchmarks.common import time_to_target_callback
+
+    class Clock:
+        elapsed = 0.0
+
+    clock = Clock()
+    callback = time_to_target_callback(0.5 if lower else 0.9, "val_metric", clock,
+                                       lower_is_better=lower)
+    for i, value in enumerate(values):
+        clock.elapsed = 10.0 * (i + 1)
+        callback.on_epoch_end(i, {"val_metric": value})
+    assert callback.epoch == epoch
+    assert callback.seconds == (None if epoch is None else 10.0 * epoch)
