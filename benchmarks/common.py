@@ -76,19 +76,22 @@ def stored_episodes(task: TaskDistribution, name: str, num_episodes: int, split:
 class PeakRSS:
     """Peak resident memory (MiB) of this process while the `with` block runs.
 
-    On Linux the kernel's high-water mark is reset on entry (`/proc/self/clear_refs`), so the
-    peak is the block's own (`scope == "row"`). Where that is not possible the peak is
-    `resource.getrusage`'s peak since the process started (`scope == "process"`).
+    On Linux the kernel's high-water mark is reset on entry (`/proc/self/clear_refs`), so `mb`
+    is the peak reached during the block (`scope == "row"`); it includes what the process
+    already held on entry, `start_mb`, so `mb - start_mb` is the most the block added.
+    Where the reset is not possible `mb` is `resource.getrusage`'s peak since the process
+    started (`scope == "process"`).
     """
 
     def __init__(self):
-        self.mb, self.scope = 0.0, "process"
+        self.mb, self.scope, self.start_mb = 0.0, "process", None
 
     def __enter__(self) -> PeakRSS:
+        self.start_mb = _status_mb("VmRSS:")
         try:
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")
-            self.scope = "row" if _high_water_mb() is not None else "process"
+            self.scope = "row" if _status_mb("VmHWM:") is not None else "process"
         except OSError:
             self.scope = "process"
         return self
@@ -99,7 +102,7 @@ class PeakRSS:
     def read(self) -> float:
         """The peak so far (also usable inside the block)."""
         if self.scope == "row":
-            value = _high_water_mb()
+            value = _status_mb("VmHWM:")
             if value is not None:
                 return round(value, 1)
         return round(process_peak_rss_mb(), 1)
@@ -111,12 +114,13 @@ def process_peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
 
 
-def _high_water_mb() -> float | None:
+def _status_mb(field: str) -> float | None:
+    """A memory field of `/proc/self/status` (e.g. "VmHWM:", "VmRSS:") in MiB, if readable."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
+                if line.startswith(field):
+                    return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
     return None
@@ -127,10 +131,13 @@ def row(method: str, metric: str, mean: float, *, settings: dict, seed: int,
         memory: PeakRSS | None = None, **extra) -> dict:
     """One result row (see `benchmarks.schema.ROW_FIELDS`); `extra` adds fields.
 
-    `memory` is the `PeakRSS` that measured the row; without one, the process peak is used.
-    The 1-minute load average when the row was made is recorded as `load_1min`.
+    `memory` is the `PeakRSS` that measured the row (its `start_mb` is recorded as
+    `rss_start_mb`); without one, the process peak is used. The 1-minute load average when the
+    row was made is recorded as `load_1min`.
     """
     peak = memory.mb if memory is not None else round(process_peak_rss_mb(), 1)
+    if memory is not None and memory.start_mb is not None:
+        extra = {"rss_start_mb": memory.start_mb, **extra}
     return {
         "method": method, "settings": dict(settings), "seed": int(seed), "metric": metric,
         "mean": float(mean), "ci95": None if ci95 is None else float(ci95),

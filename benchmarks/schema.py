@@ -64,7 +64,7 @@ ROW_FIELDS: dict[str, tuple[type, ...]] = {
     "episodes": (int,),             # episodes the mean is over (scored or measured)
     "train_seconds": _OPTIONAL_NUMBER,  # training wall-clock time, None if nothing trained
     "peak_rss_mb": _NUMBER,         # peak resident memory, see peak_rss_scope
-    "peak_rss_scope": (str,),       # "row": peak during this row; "process": since start
+    "peak_rss_scope": (str,),       # "row": process peak during this row; "process": since start
 }
 
 

@@ -11,9 +11,11 @@ For each episode batch size, on the two-digit training task (`strict`, 1-shot, 8
   ratios `generation_ratio_numpy` / `generation_ratio_tfdata`: generated episodes/s over
   trained episodes/s. Above 1, generation keeps up with training; below 1 it is the bottleneck.
 
-Each row's `peak_rss_mb` is the peak resident memory of that measurement alone. The machine is
-shared: each row records the 1-minute load average when it finished (`load_1min`). Full mode
-takes about 5-10 minutes on 2 CPU cores; quick mode one small batch size and one kind.
+Each row's `peak_rss_mb` is the process's peak resident memory during that measurement, which
+includes what earlier rows left allocated (`rss_start_mb`, the resident memory when it began).
+The machine is shared: each row records the 1-minute load average when it finished
+(`load_1min`). Full mode takes about 5-10 minutes on 2 CPU cores; quick mode seconds (two small
+batch sizes, one kind).
 """
 
 from __future__ import annotations

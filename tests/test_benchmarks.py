@@ -172,3 +172,21 @@ def test_time_to_target_counts_training_time_until_first_reached(lower, values, 
         callback.on_epoch_end(i, {"val_metric": value})
     assert callback.epoch == epoch
     assert callback.seconds == (None if epoch is None else 10.0 * epoch)
+
+
+def test_peak_rss_is_measured_per_block():
+    import numpy as np
+
+    from benchmarks.common import PeakRSS, row
+
+    with PeakRSS() as big:
+        block = np.ones(40 * 2**20 // 8)  # 40 MiB, touched
+        del block
+    with PeakRSS() as small:
+        pass
+    assert big.mb > 0 and big.scope in ("row", "process")
+    if big.scope == "row":  # Linux: the high-water mark was reset for each block
+        assert big.mb - big.start_mb >= 35
+        assert small.mb < big.mb - 30
+    record = row("m", "accuracy", 0.5, settings={}, seed=0, memory=small)
+    assert record["peak_rss_mb"] == small.mb and record["peak_rss_scope"] == small.scope
