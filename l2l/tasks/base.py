@@ -38,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import abc
+import hashlib
 
 import numpy as np
 
@@ -190,3 +191,44 @@ class TaskDistribution(abc.ABC):
         return indices.map(generate, num_parallel_calls=calls, deterministic=True).prefetch(
             tf.data.AUTOTUNE
         )
+
+    def config(self) -> dict:
+        """The settings that decide which episodes this distribution draws, as JSON values.
+
+        Stored evaluation sets (`l2l.episode_store`) are fingerprinted with it, so a set made
+        with other settings is never used by mistake. The default collects the public
+        attributes that are numbers, strings, booleans or None (or tuples/lists of them) and
+        summarises public numpy arrays by shape, dtype and sha256. A family whose episodes
+        depend on anything else overrides this and extends the default's dict; data held in
+        private attributes (images) is covered by the store regenerating and comparing a batch.
+
+        >>> from l2l.tasks import SinusoidTask
+        >>> config = SinusoidTask(shots=5, queries=10).config()
+        >>> config["max_shots"], config["queries"], config["x_range"]
+        (5, 10, [-5.0, 5.0])
+        """
+        config = {}
+        for name, value in sorted(vars(self).items()):
+            if not name.startswith("_"):
+                value = _config_value(value)
+                if value is not _SKIP:
+                    config[name] = value
+        return config
+
+
+_SKIP = object()
+
+
+def _config_value(value):
+    """`value` as a JSON value for `TaskDistribution.config`, or `_SKIP` if it is none."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, tuple | list):
+        items = [_config_value(v) for v in value]
+        return _SKIP if any(v is _SKIP for v in items) else items
+    if isinstance(value, np.ndarray):
+        digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+        return {"shape": list(value.shape), "dtype": value.dtype.str, "sha256": digest}
+    return _SKIP

@@ -1,0 +1,102 @@
+"""Command line of the benchmark suite: `python -m benchmarks {list,run,readme}`."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from benchmarks import runner
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list the benchmarks and their options")
+
+    run = commands.add_parser("run", help="run benchmarks and write their results")
+    run.add_argument("names", nargs="+", metavar="NAME", help="benchmark names, or 'all'")
+    run.add_argument("--quick", action="store_true",
+                     help="tiny settings, seconds per benchmark; written to --output "
+                          f"(default {runner._relative(runner.QUICK_DIR)}/), never to "
+                          "benchmarks/results/")
+    run.add_argument("--seed", type=int, default=0, help="training seed (evaluation episodes "
+                     "always use benchmarks.common.EVALUATION_SEED)")
+    run.add_argument("-o", "--option", action="append", default=[], metavar="[NAME.]KEY=VALUE",
+                     help="a benchmark option (see `list`); repeatable; lists are "
+                          "comma-separated; NAME. limits it to one benchmark")
+    run.add_argument("--output", default=None,
+                     help="folder for the JSON and picture instead of the defaults")
+    run.add_argument("--episode-dir", default=None,
+                     help="folder of the stored evaluation episodes (default "
+                          "$L2L_EPISODE_DIR, else benchmarks/episodes/)")
+    run.add_argument("--regenerate-episodes", action="store_true",
+                     help="replace stored evaluation sets that are stale or corrupt instead of "
+                          "stopping with an error")
+
+    readme = commands.add_parser("readme", help="regenerate README's Results section")
+    readme.add_argument("--readme", default=str(runner.ROOT / "README.md"))
+    readme.add_argument("--results", default=str(runner.RESULTS_DIR))
+    return parser.parse_args(argv)
+
+
+def options_for(names: list[str], pairs: list[str]) -> dict[str, dict]:
+    """`-o` pairs as a per-benchmark dict of parsed options; unknown keys are errors."""
+    defaults = {name: runner.option_types(runner.load(name)) for name in names}
+    chosen: dict[str, dict] = {name: {} for name in names}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"-o {pair!r}: expected KEY=VALUE or NAME.KEY=VALUE.")
+        target, _, key = key.rpartition(".")
+        if target and target not in names:
+            raise SystemExit(f"-o {pair!r}: benchmark {target!r} is not being run.")
+        takers = [n for n in ([target] if target else names) if key in defaults[n]]
+        if not takers:
+            raise SystemExit(f"-o {pair!r}: no benchmark being run has an option {key!r} "
+                             f"(options: { {n: sorted(d) for n, d in defaults.items()} }).")
+        for name in takers:
+            try:
+                chosen[name][key] = runner.parse_option(defaults[name][key], text)
+            except ValueError as e:
+                raise SystemExit(f"-o {pair!r}: {e}") from None
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.command == "list":
+        print("Options default to None where the benchmark picks the value from the mode "
+              "(quick or full); see each module's docstring.\n")
+        for name in runner.available():
+            module = runner.load(name)
+            print(f"{name}: {runner.describe(module)}")
+            kinds = runner.option_types(module)
+            for key, default in runner.option_defaults(module).items():
+                kind = kinds[key].__name__ if isinstance(kinds[key], type) else str(kinds[key])
+                print(f"    -o {key}=...  ({kind}, default {default!r})")
+        return 0
+    if args.command == "readme":
+        from benchmarks import readme
+
+        print(f"Updated {readme.update_readme(args.readme, args.results)}")
+        return 0
+    names = runner.available() if args.names == ["all"] else list(dict.fromkeys(args.names))
+    for name in names:
+        runner.load(name)  # unknown names fail before anything runs
+    options = options_for(names, args.option)
+    command = "python -m benchmarks " + shlex.join(argv)
+    for name in names:
+        print(f"Running {name} ({'quick' if args.quick else 'full'})...", flush=True)
+        path, result = runner.run_benchmark(
+            name, quick=args.quick, seed=args.seed, options=options[name], output=args.output,
+            command=command, episode_dir=args.episode_dir,
+            regenerate_episodes=args.regenerate_episodes)
+        print(f"  {len(result['rows'])} rows in {result['duration_seconds']:.0f} s -> {path}"
+              + (f", {result['plot']}" if result["plot"] else ""), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

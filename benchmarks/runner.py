@@ -1,0 +1,262 @@
+"""Finding benchmarks, running one, and writing its validated JSON and picture.
+
+`run_benchmark("throughput", quick=False)` imports `benchmarks/throughput.py`, calls its
+`run(quick, seed, **options)`, adds the fields every result file has (commit, machine, date,
+command, mode, load average at start and end; see `benchmarks.schema`), validates the record,
+draws the module's `plot` if it has one, and writes both atomically:
+
+    full runs:   benchmarks/results/<name>.json   images/benchmark_<name>.png
+    quick runs:  <output>/<name>.json             <output>/benchmark_<name>.png
+                 (default output: runs/benchmarks-quick/; never benchmarks/results/ or images/)
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import inspect
+import json
+import os
+import pkgutil
+import platform
+import subprocess
+import time
+import types
+import typing
+from pathlib import Path
+from types import ModuleType
+
+from benchmarks import schema
+from benchmarks.common import episode_store
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+IMAGES_DIR = ROOT / "images"
+QUICK_DIR = ROOT / "runs" / "benchmarks-quick"
+FRAMEWORK_MODULES = {"common", "readme", "runner", "schema"}
+
+
+def available() -> list[str]:
+    """Names of the benchmark modules in `benchmarks/`, sorted."""
+    import benchmarks
+
+    return sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__)
+                  if not m.name.startswith("_") and m.name not in FRAMEWORK_MODULES)
+
+
+def load(name: str) -> ModuleType:
+    """The benchmark module `name`, checked to follow the contract in `benchmarks/__init__`."""
+    names = available()
+    if name not in names:
+        raise ValueError(f"Unknown benchmark {name!r}; available: {', '.join(names)} "
+                         "(python -m benchmarks list).")
+    module = importlib.import_module(f"benchmarks.{name}")
+    if not callable(getattr(module, "run", None)) or not (module.__doc__ or "").strip():
+        raise TypeError(f"benchmarks/{name}.py must have a docstring and a function "
+                        "run(quick: bool, seed: int, **options) -> dict.")
+    return module
+
+
+def describe(module: ModuleType) -> str:
+    return (module.__doc__ or "").strip().splitlines()[0]
+
+
+def option_defaults(module: ModuleType) -> dict:
+    """The options a benchmark accepts: `run`'s keyword parameters after `quick` and `seed`."""
+    return {n: p.default for n, p in _options(module).items()}
+
+
+def option_types(module: ModuleType) -> dict:
+    """Each option's annotation (a type such as `tuple[int, ...] | None`), or its default's type."""
+    return {n: p.annotation if p.annotation is not p.empty else type(p.default)
+            for n, p in _options(module).items()}
+
+
+def _options(module: ModuleType) -> dict[str, inspect.Parameter]:
+    params = inspect.signature(module.run, eval_str=True).parameters
+    return {n: p for n, p in params.items()
+            if n not in ("quick", "seed") and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+
+def parse_option(kind, text: str):
+    """A command-line option value converted to the type `kind` (an annotation).
+
+    Tuples and lists are comma-separated; in a union the first type that accepts `text` wins,
+    and `none` gives None where None is allowed.
+
+    >>> parse_option(tuple[int, ...] | None, "1,5,10"), parse_option(float, "0.5")
+    ((1, 5, 10), 0.5)
+    >>> parse_option(str | None, "none"), parse_option(bool, "true")
+    (None, True)
+    """
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if text.lower() == "none" and type(None) in args:
+            return None
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return parse_option(option, text)
+            except ValueError:
+                pass
+        raise ValueError(f"{text!r} is not a {kind}")
+    if origin in (tuple, list) or kind in (tuple, list):
+        item = args[0] if args else str
+        return tuple(parse_option(item, part) for part in text.split(",") if part)
+    if kind is bool:
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"expected true or false, got {text!r}")
+        return text.lower() in ("true", "1")
+    if kind in (int, float, str):
+        try:
+            return kind(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a {kind.__name__}") from None
+    return text
+
+
+def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict | None = None,
+                  output: str | os.PathLike | None = None, command: str | None = None,
+                  episode_dir: str | os.PathLike | None = None,
+                  regenerate_episodes: bool = False) -> tuple[Path, dict]:
+    """Run benchmark `name` and write its result; returns `(json path, result)`."""
+    module = load(name)
+    options = dict(options or {})
+    accepted = option_defaults(module)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"Benchmark {name!r} has no option(s) {unknown}; it accepts "
+                         f"{sorted(accepted)}.")
+    results_dir, images_dir = _output_dirs(quick, output)
+    code = _commit()  # the code that runs, before anything can change
+    start_load, start, date = os.getloadavg(), time.perf_counter(), _utc_now()
+    with episode_store(episode_dir, regenerate_episodes):
+        produced = module.run(quick=quick, seed=seed, **options)
+    if not isinstance(produced, dict) or "rows" not in produced:
+        raise TypeError(f"benchmarks/{name}.py: run() must return a dict with 'rows' (and "
+                        f"optionally 'settings' and 'notes'), got {type(produced).__name__}.")
+    result = {
+        "schema_version": schema.SCHEMA_VERSION, "benchmark": name,
+        "description": describe(module), "mode": "quick" if quick else "full", "seed": seed,
+        "options": _jsonable(options), "settings": _jsonable(produced.get("settings", {})),
+        "notes": list(produced.get("notes", [])),
+        "command": command or f"benchmarks.runner.run_benchmark({name!r}, quick={quick}, "
+                              f"seed={seed}, options={options!r})",
+        **code, "date": date,
+        "duration_seconds": round(time.perf_counter() - start, 1),
+        "machine": machine(),
+        "load_average": {"start": _rounded(start_load), "end": _rounded(os.getloadavg())},
+        "plot": None,
+        "rows": _jsonable(produced["rows"]),
+    }
+    schema.validate(result)
+    if callable(getattr(module, "plot", None)):
+        from l2l.viz import save
+
+        picture = images_dir / f"benchmark_{name}.png"
+        temporary = picture.with_name(f".{picture.stem}.{os.getpid()}.tmp.png")
+        save(module.plot(result), temporary)
+        os.replace(temporary, picture)
+        result["plot"] = _relative(picture)
+    path = results_dir / f"{name}.json"
+    write_json(path, result)
+    return path, result
+
+
+def write_json(path: Path, record: dict) -> None:
+    """Validate `record`, then write it to `path` atomically."""
+    schema.validate(record)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def machine() -> dict:
+    """The machine and software a result was measured with."""
+    import h5py
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    from benchmarks.common import device
+
+    return {
+        "cpu": _cpu_model(), "cores": os.cpu_count(), "memory_gb": _memory_gb(),
+        "os": platform.platform(), "device": device(), "python": platform.python_version(),
+        "numpy": numpy.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+        "h5py": h5py.__version__,
+    }
+
+
+def _output_dirs(quick: bool, output) -> tuple[Path, Path]:
+    if output is None:
+        return (QUICK_DIR, QUICK_DIR) if quick else (RESULTS_DIR, IMAGES_DIR)
+    output = Path(output).resolve()
+    if quick and output in (RESULTS_DIR.resolve(), IMAGES_DIR.resolve()):
+        raise ValueError(f"A quick run may not write to {output}: that folder holds the full "
+                         "results the README reports. Pick another --output.")
+    return output, output
+
+
+def _commit() -> dict:
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                              cwd=ROOT).stdout.strip()
+    try:
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                      ":(exclude)benchmarks/results", ":(exclude)images")
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(changed)}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": "unknown", "dirty": False}
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gb() -> float | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _rounded(values) -> list[float]:
+    return [round(float(v), 2) for v in values]
+
+
+def _relative(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def _jsonable(value):
+    """Tuples as lists, numpy scalars as Python numbers, recursively."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        return value.item()
+    return value

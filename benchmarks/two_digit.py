@@ -1,0 +1,178 @@
+"""Two-digit same-number: held-out accuracy and time to 88% validation accuracy per learner kind.
+
+Cells are protocol (`original`, `strict`, `heldout-digits`) x shots x learner kind
+(`l2l.presets.TWO_DIGIT_KINDS`). Each cell trains a fresh `two_digit_model(kind)` on the
+train numbers for `minutes_per_cell` minutes of training time (validation not counted),
+validates after every epoch of `steps_per_epoch` steps on stored val episodes, records the
+training time at which validation accuracy first reaches `target` (0.88, the original
+experiment's figure; resolution one epoch), and scores the model on stored test episodes of
+numbers never seen in training. All kinds of a (protocol, shots) pair are scored on the same
+stored episodes (seed `benchmarks.common.EVALUATION_SEED`).
+
+The whole grid (18 cells) does not fit 15 minutes on 2 CPU cores, so the default runs the
+`strict` protocol only: 2 shot counts x 3 kinds at 1.75 minutes each, about 14 minutes. Add
+the other protocols with `-o protocols=original,strict,heldout-digits` (about 14 minutes per
+protocol) and train longer with `-o minutes_per_cell=15`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.common import PeakRSS, row, stored_episodes, train_and_evaluate
+from l2l.tasks.two_digit import PROTOCOLS, SPLIT_SEED, TwoDigitTask
+
+TARGET = 0.88
+
+
+def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] = ("strict",),
+        shots: tuple[int, ...] | None = None, kinds: tuple[str, ...] | None = None,
+        minutes_per_cell: float | None = None, steps_per_epoch: int | None = None,
+        batch_size: int | None = None, queries: int = 8, test_episodes: int | None = None,
+        val_episodes: int | None = None, target: float = TARGET,
+        data_dir: str | None = None) -> dict:
+    """Train and score every (protocol, shots, kind) cell; quick mode: one tiny cell per kind."""
+    import keras
+
+    from l2l.datasets import load_mnist
+    from l2l.presets import TWO_DIGIT_KINDS, two_digit_model
+
+    shots = shots or ((1,) if quick else (1, 5))
+    kinds = kinds or TWO_DIGIT_KINDS
+    minutes = minutes_per_cell if minutes_per_cell is not None else (0.05 if quick else 1.75)
+    steps = steps_per_epoch or (5 if quick else 50)
+    batch_size = batch_size or (8 if quick else 32)
+    n_test = test_episodes or (100 if quick else 2000)
+    n_val = val_episodes or (50 if quick else 500)
+    for protocol in protocols:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"Unknown protocol {protocol!r}; choose from {PROTOCOLS}.")
+    for kind in kinds:
+        if kind not in TWO_DIGIT_KINDS:
+            raise ValueError(f"Unknown learner kind {kind!r}; choose from {TWO_DIGIT_KINDS}.")
+
+    images, labels = load_mnist(data_dir)
+    rows = []
+    for protocol in protocols:
+        for k in shots:
+            def task(split, queries, protocol=protocol, k=k):
+                return TwoDigitTask(images, labels, split=split, protocol=protocol, shots=k,
+                                    queries=queries)
+
+            name = f"two_digit-{protocol}-{k}shot"
+            test = stored_episodes(task("test", 2), name, n_test, "test")
+            validation = stored_episodes(task("val", 2), name, n_val, "val")
+            train = task("train", queries)
+            for kind in kinds:
+                keras.utils.set_random_seed(seed)
+                with PeakRSS() as memory:
+                    model = two_digit_model(kind)
+                    out = train_and_evaluate(
+                        model, train.dataset(batch_size, seed=seed), test, minutes=minutes,
+                        steps_per_epoch=steps, validation=validation, target=target)
+                keras.backend.clear_session()
+                rows.append(row(
+                    kind, "accuracy", out["mean"], ci95=out["ci95"], episodes=out["episodes"],
+                    train_seconds=out["train_seconds"], memory=memory, seed=seed,
+                    settings={"protocol": protocol, "shots": k},
+                    target=target, time_to_target_seconds=out["time_to_target_seconds"],
+                    time_to_target_epoch=out["time_to_target_epoch"], epochs=out["epochs"],
+                    steps=out["steps"], episodes_trained=out["steps"] * batch_size,
+                    val_curve=out["val_curve"]))
+    grid = len(PROTOCOLS) * 2 * len(TWO_DIGIT_KINDS)
+    notes = [f"Ran {len(rows)} of the {grid} cells (protocols x shots 1, 5 x kinds) at "
+             f"{minutes:g} training minutes each."]
+    skipped = [p for p in PROTOCOLS if p not in protocols]
+    if skipped:
+        notes.append(f"Not run: protocols {', '.join(skipped)} (add them with "
+                     f"-o protocols={','.join(PROTOCOLS)}; about as long again per protocol).")
+    return {
+        "rows": rows,
+        "settings": {
+            "protocols": protocols, "shots": shots, "kinds": kinds,
+            "minutes_per_cell": minutes, "steps_per_epoch": steps, "batch_size": batch_size,
+            "train_queries": queries, "eval_queries": 2, "test_episodes": n_test,
+            "val_episodes": n_val, "target_val_accuracy": target, "split_seed": SPLIT_SEED,
+            "data": {"source": "l2l.datasets.load_mnist(subset='test')",
+                     "images": int(len(images)), "data_dir": data_dir},
+            "full_grid_cells": grid,
+        },
+        "notes": notes,
+    }
+
+
+def plot(result: dict):
+    """Accuracy (with 95% CI) and time to target per cell, one bar per learner kind."""
+    import matplotlib.pyplot as plt
+
+    rows = result["rows"]
+    cells = list(dict.fromkeys((r["settings"]["protocol"], r["settings"]["shots"]) for r in rows))
+    kinds = list(dict.fromkeys(r["method"] for r in rows))
+    width = 0.8 / len(kinds)
+    budget = 60 * result["settings"]["minutes_per_cell"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    x = np.arange(len(cells))
+    for i, kind in enumerate(kinds):
+        by_cell = {(r["settings"]["protocol"], r["settings"]["shots"]): r
+                   for r in rows if r["method"] == kind}
+        mean = [100 * by_cell[c]["mean"] if c in by_cell else np.nan for c in cells]
+        ci = [100 * by_cell[c]["ci95"] if c in by_cell else 0 for c in cells]
+        seconds = [by_cell.get(c, {}).get("time_to_target_seconds") for c in cells]
+        offset = x - 0.4 + width * (i + 0.5)
+        left.bar(offset, mean, width, yerr=ci, capsize=3, label=kind)
+        right.bar(offset, [np.nan if s is None else s for s in seconds], width, label=kind)
+        for xo, s, c in zip(offset, seconds, cells, strict=True):
+            if s is None and c in by_cell:
+                right.text(xo, 0.02 * budget, "not\nreached", ha="center", va="bottom",
+                           fontsize=6)
+    labels = [f"{p}\n{k}-shot" for p, k in cells]
+    target = rows[0].get("target", TARGET)
+    left.axhline(50, color="gray", lw=0.8, ls=":", label="chance")
+    left.set_ylabel("test accuracy, unseen numbers (%)")
+    right.set_ylabel(f"training seconds to {100 * target:.0f}% val. accuracy")
+    for ax in (left, right):
+        ax.set_xticks(x, labels, fontsize=8)
+        ax.set_xlim(-0.5, len(cells) - 0.5)
+        ax.grid(axis="y", alpha=0.3)
+    left.set_ylim(40, 100)
+    right.set_ylim(0, 1.05 * max([budget] + [r.get("time_to_target_seconds") or 0
+                                             for r in rows]))
+    fig.legend(*left.get_legend_handles_labels(), loc="upper center", ncol=len(kinds) + 1,
+               fontsize=8, bbox_to_anchor=(0.5, 0.93), frameon=False)
+    minutes = result["settings"].get("minutes_per_cell")
+    fig.suptitle(f"two-digit same-number, {minutes:g} training minutes per cell "
+                 f"({result['mode']} run)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.88))
+    return fig
+
+
+def summarize(result: dict) -> str:
+    """A table: one line per (protocol, shots), one column per learner kind."""
+    from benchmarks.readme import format_value
+
+    rows = result["rows"]
+    kinds = list(dict.fromkeys(r["method"] for r in rows))
+    cells = list(dict.fromkeys((r["settings"]["protocol"], r["settings"]["shots"]) for r in rows))
+    target = f"{100 * rows[0].get('target', TARGET):.0f}%"
+    lines = ["| protocol | shots | " + " | ".join(kinds) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in kinds) + " |"]
+    for protocol, k in cells:
+        entries = []
+        for kind in kinds:
+            match = [r for r in rows if r["method"] == kind
+                     and (r["settings"]["protocol"], r["settings"]["shots"]) == (protocol, k)]
+            if not match:
+                entries.append("")
+                continue
+            r = match[0]
+            reached = r.get("time_to_target_seconds")
+            when = f"at {reached:.0f} s" if reached is not None else "not reached"
+            entries.append(f"{format_value('accuracy', r['mean'], r['ci95'])} ({target} {when})")
+        lines.append(f"| `{protocol}` | {k} | " + " | ".join(entries) + " |")
+    s = result["settings"]
+    lines.append("")
+    lines.append(f"Test accuracy on {s['test_episodes']} stored episodes of numbers never seen in "
+                 f"training (2 queries each), after {s['minutes_per_cell']:g} minutes of "
+                 f"training per cell (batch {s['batch_size']}, {s['train_queries']} queries); "
+                 f"in brackets, training time until validation accuracy first reached {target}.")
+    return "\n".join(lines)

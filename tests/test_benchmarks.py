@@ -1,0 +1,192 @@
+import copy
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `benchmarks` is a folder of the checkout, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import readme, runner, schema  # noqa: E402
+from benchmarks.__main__ import options_for  # noqa: E402
+
+TINY_THROUGHPUT = dict(batch_sizes=(2,), kinds=("original",), seconds=0.05, repeats=2,
+                       train_steps=2, warmup_steps=1)
+
+
+def _results_snapshot():
+    folders = (runner.RESULTS_DIR, runner.IMAGES_DIR)
+    return {p: p.stat().st_mtime_ns for d in folders if d.exists() for p in d.iterdir()}
+
+
+@pytest.fixture(scope="module")
+def throughput(mnist_dir, tmp_path_factory):
+    """One tiny quick run of the throughput benchmark, written to a temporary folder."""
+    before = _results_snapshot()
+    out = tmp_path_factory.mktemp("quick")
+    path, result = runner.run_benchmark("throughput", quick=True, seed=0, output=out,
+                                        options=TINY_THROUGHPUT | {"data_dir": mnist_dir})
+    assert _results_snapshot() == before  # committed results and images untouched
+    return path, result
+
+
+def test_available_lists_benchmark_modules_only():
+    names = runner.available()
+    assert {"two_digit", "throughput"} <= set(names)
+    assert not set(names) & runner.FRAMEWORK_MODULES
+
+
+def test_unknown_benchmark_and_option_are_clear_errors():
+    with pytest.raises(ValueError, match="Unknown benchmark 'nope'.*throughput"):
+        runner.load("nope")
+    with pytest.raises(ValueError, match="no option.*'bogus'"):
+        runner.run_benchmark("throughput", quick=True, options={"bogus": 1})
+
+
+def test_command_line_options_are_typed_and_routed():
+    chosen = options_for(["two_digit", "throughput"],
+                         ["kinds=original,weights", "two_digit.shots=1,5",
+                          "minutes_per_cell=0.5", "throughput.batch_sizes=8"])
+    assert chosen["two_digit"] == {"kinds": ("original", "weights"), "shots": (1, 5),
+                                   "minutes_per_cell": 0.5}
+    assert chosen["throughput"] == {"kinds": ("original", "weights"), "batch_sizes": (8,)}
+    for bad in (["nonsense=1"], ["throughput.shots=many"], ["novalue"], ["other.kinds=x"]):
+        with pytest.raises(SystemExit):
+            options_for(["two_digit", "throughput"], bad)
+
+
+def test_quick_run_may_not_write_over_full_results():
+    with pytest.raises(ValueError, match="quick run may not write"):
+        runner.run_benchmark("throughput", quick=True, output=runner.RESULTS_DIR)
+
+
+def test_quick_throughput_writes_a_valid_record(throughput):
+    path, result = throughput
+    on_disk = json.loads(path.read_text())
+    assert on_disk == result and schema.validate(on_disk)
+    assert result["mode"] == "quick" and result["options"]["batch_sizes"] == [2]
+    assert Path(result["plot"]).is_file()
+    assert [r["method"] for r in result["rows"]] == ["generate/numpy", "generate/tf.data",
+                                                      "train/original"]
+    assert all(r["mean"] > 0 and r["settings"] == {"batch_size": 2} for r in result["rows"])
+    trained = result["rows"][2]
+    assert trained["episodes"] == 2 * 2 and trained["step_seconds"] > 0
+    assert math.isclose(trained["generation_ratio_numpy"],
+                        result["rows"][0]["mean"] / trained["mean"], rel_tol=1e-2)
+    assert result["machine"]["device"].startswith(("CPU", "NVIDIA", "/"))
+    assert len(result["load_average"]["start"]) == 3
+
+
+def test_quick_two_digit_scores_on_stored_episodes(mnist_dir, tmp_path):
+    options = dict(kinds=("original",), minutes_per_cell=0.001, steps_per_epoch=1,
+                   batch_size=4, test_episodes=20, val_episodes=10, target=0.0,
+                   data_dir=mnist_dir)
+    episodes = tmp_path / "episodes"
+    path, result = runner.run_benchmark("two_digit", quick=True, options=options,
+                                        output=tmp_path, episode_dir=episodes)
+    schema.validate(json.loads(path.read_text()))
+    (cell,) = result["rows"]
+    assert cell["method"] == "original" and cell["settings"] == {"protocol": "strict", "shots": 1}
+    assert cell["episodes"] == 20 and 0.0 <= cell["mean"] <= 1.0
+    assert cell["time_to_target_epoch"] == 1  # a target of 0 is reached at the first check
+    stored = sorted(p.name for p in episodes.iterdir())
+    assert stored == ["two_digit-strict-1shot-test-n20-seed0.h5",
+                      "two_digit-strict-1shot-val-n10-seed0.h5"]
+    assert any("Not run: protocols original, heldout-digits" in n for n in result["notes"])
+
+
+def test_schema_names_every_problem(throughput):
+    _, result = throughput
+    bad = copy.deepcopy(result)
+    del bad["commit"]
+    bad["rows"][0]["mean"] = float("nan")
+    bad["rows"][1]["episodes"] = True
+    bad["rows"][2].pop("peak_rss_mb")
+    with pytest.raises(schema.SchemaError) as error:
+        schema.validate(bad)
+    message = str(error.value)
+    for part in ("missing field 'commit'", "rows[0].mean is nan", "rows[1].episodes must be int",
+                 "rows[2]: missing field 'peak_rss_mb'"):
+        assert part in message
+    with pytest.raises(schema.SchemaError, match="rows is empty"):
+        schema.validate(result | {"rows": []})
+
+
+def test_readme_section_is_generated_between_markers(throughput, tmp_path):
+    _, result = throughput
+    results_dir = tmp_path / "results"
+    runner.write_json(results_dir / "throughput.json", result | {"mode": "full"})
+    page = tmp_path / "README.md"
+    page.write_text(f"# Title\n\nintro\n\n## Results\n\n{readme.START}\nold\n{readme.END}\n\n"
+                    "## After\n\nkept\n")
+    readme.update_readme(page, results_dir)
+    text = page.read_text()
+    assert "old" not in text and text.startswith("# Title\n\nintro") and "## After\n\nkept" in text
+    section = text.split(readme.START)[1].split(readme.END)[0]
+    assert "### `throughput`" in section and "train/original" in section
+    assert f"![throughput]({result['plot']})" in section
+    assert "Not yet run in full: `two_digit`" in section
+    readme.update_readme(page, results_dir)
+    assert page.read_text() == text  # regenerating changes nothing
+
+    bare = tmp_path / "BARE.md"
+    bare.write_text("# Bare\n")
+    readme.update_readme(bare, results_dir)
+    assert bare.read_text().startswith("# Bare\n\n## Results\n\n" + readme.START)
+
+    runner.write_json(results_dir / "throughput.json", result)  # a quick run
+    with pytest.raises(schema.SchemaError, match="quick run"):
+        readme.update_readme(page, results_dir)
+
+
+def test_cli_lists_benchmarks_and_rejects_unknown_names():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    listed = subprocess.run([sys.executable, "-m", "benchmarks", "list"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert "two_digit:" in listed.stdout and "-o batch_sizes=" in listed.stdout
+    wrong = subprocess.run([sys.executable, "-m", "benchmarks", "run", "nope", "--quick"],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert wrong.returncode != 0 and "Unknown benchmark 'nope'" in wrong.stderr
+
+
+@pytest.mark.parametrize("lower, values, epoch", [(False, [0.5, 0.9, 0.95], 2),
+                                                  (True, [3.0, 1.0, 0.4], 3),
+                                                  (False, [0.5, 0.6], None)])
+def test_time_to_target_counts_training_time_until_first_reached(lower, values, epoch):
+    from benchmarks.common import time_to_target_callback
+
+    class Clock:
+        elapsed = 0.0
+
+    clock = Clock()
+    callback = time_to_target_callback(0.5 if lower else 0.9, "val_metric", clock,
+                                       lower_is_better=lower)
+    for i, value in enumerate(values):
+        clock.elapsed = 10.0 * (i + 1)
+        callback.on_epoch_end(i, {"val_metric": value})
+    assert callback.epoch == epoch
+    assert callback.seconds == (None if epoch is None else 10.0 * epoch)
+
+
+def test_peak_rss_is_measured_per_block():
+    import numpy as np
+
+    from benchmarks.common import PeakRSS, row
+
+    with PeakRSS() as big:
+        block = np.ones(40 * 2**20 // 8)  # 40 MiB, touched
+        del block
+    with PeakRSS() as small:
+        pass
+    assert big.mb > 0 and big.scope in ("row", "process")
+    if big.scope == "row":  # Linux: the high-water mark was reset for each block
+        assert big.mb - big.start_mb >= 35
+        assert small.mb < big.mb - 30
+    record = row("m", "accuracy", 0.5, settings={}, seed=0, memory=small)
+    assert record["peak_rss_mb"] == small.mb and record["peak_rss_scope"] == small.scope
