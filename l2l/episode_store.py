@@ -31,7 +31,7 @@ Attributes of the root group:
     split                  str   the split the episodes come from ("val", "test", ...)
     seed                   int   the seed given to `TaskDistribution.fixed_episodes`
     num_episodes           int   n
-    generation_batch_size  int   episodes per generated batch (`fixed_episodes`'s batch_size)
+    evaluation_chunk       int   `l2l.tasks.base.EVALUATION_CHUNK` of the writer
     content_fingerprint    str   sha256 over every dataset's name, dtype, shape and bytes
     library_version        str   `l2l.__version__` of the writer
     created                str   UTC time of writing, ISO 8601 (informative, never checked)
@@ -68,13 +68,12 @@ import numpy as np
 import l2l
 from l2l.datasets.paths import CorruptDataError
 from l2l.episodes import Episode
-from l2l.tasks.base import TaskDistribution
+from l2l.tasks.base import EVALUATION_CHUNK, TaskDistribution
 
 FORMAT_VERSION = 1
 FIELDS = tuple(f.name for f in dataclasses.fields(Episode))
 """The Episode fields, one HDF5 dataset each, in the order the content fingerprint hashes."""
 
-GENERATION_BATCH_SIZE = 256
 
 
 class StaleEpisodeSetError(ValueError):
@@ -90,21 +89,20 @@ class EpisodeSetInfo:
     split: str
     seed: int
     num_episodes: int
-    generation_batch_size: int = GENERATION_BATCH_SIZE
+    evaluation_chunk: int = EVALUATION_CHUNK
     library_version: str = l2l.__version__
     format_version: int = FORMAT_VERSION
 
     @classmethod
-    def of(cls, task: TaskDistribution, num_episodes: int, seed: int, split: str,
-           generation_batch_size: int = GENERATION_BATCH_SIZE) -> EpisodeSetInfo:
-        """The info of `task.fixed_episodes(num_episodes, seed, generation_batch_size)`."""
+    def of(cls, task: TaskDistribution, num_episodes: int, seed: int,
+           split: str) -> EpisodeSetInfo:
+        """The info of `task.fixed_episodes(num_episodes, seed)`."""
         config = task.config()
         if "split" in config and config["split"] != split:
             raise ValueError(f"split={split!r} contradicts the task, which draws from the "
                              f"{config['split']!r} split; pass split={config['split']!r}.")
         return cls(task_family=task_family(task), task_config=canonical_json(config),
-                   split=str(split), seed=int(seed), num_episodes=int(num_episodes),
-                   generation_batch_size=int(generation_batch_size))
+                   split=str(split), seed=int(seed), num_episodes=int(num_episodes))
 
     @property
     def config_fingerprint(self) -> str:
@@ -234,18 +232,16 @@ def check_info(path: str | os.PathLike, stored: EpisodeSetInfo, expected: Episod
 
 
 def load_episode_set(path: str | os.PathLike, task: TaskDistribution, num_episodes: int,
-                     seed: int, split: str,
-                     generation_batch_size: int = GENERATION_BATCH_SIZE) -> Episode:
+                     seed: int, split: str) -> Episode:
     """The stored set at `path`, checked to be `task.fixed_episodes(num_episodes, seed)`.
 
     Besides the attributes, the first generation batch is regenerated from `task` and compared
     bit for bit, which catches changed source data or generation code.
     """
-    expected = EpisodeSetInfo.of(task, num_episodes, seed, split, generation_batch_size)
+    expected = EpisodeSetInfo.of(task, num_episodes, seed, split)
     episodes, stored = read_episode_set(path)
     check_info(path, stored, expected)
-    probe = task.fixed_episodes(min(generation_batch_size, num_episodes), seed,
-                                generation_batch_size)
+    probe = task.fixed_episodes(min(EVALUATION_CHUNK, num_episodes), seed)
     if content_fingerprint(probe) != content_fingerprint(episodes[: probe.batch_size]):
         raise StaleEpisodeSetError(
             f"{path} matches the task's configuration, but the task now generates other "
@@ -256,8 +252,7 @@ def load_episode_set(path: str | os.PathLike, task: TaskDistribution, num_episod
 
 
 def episode_set(path: str | os.PathLike, task: TaskDistribution, num_episodes: int, seed: int,
-                split: str, regenerate: bool = False,
-                generation_batch_size: int = GENERATION_BATCH_SIZE) -> Episode:
+                split: str, regenerate: bool = False) -> Episode:
     """`task.fixed_episodes(num_episodes, seed)`, stored at `path` and read from it after.
 
     A missing file is generated. A stale or corrupt one raises (`StaleEpisodeSetError`,
@@ -266,13 +261,12 @@ def episode_set(path: str | os.PathLike, task: TaskDistribution, num_episodes: i
     path = Path(path)
     if path.exists():
         try:
-            return load_episode_set(path, task, num_episodes, seed, split,
-                                    generation_batch_size)
+            return load_episode_set(path, task, num_episodes, seed, split)
         except (StaleEpisodeSetError, CorruptDataError):
             if not regenerate:
                 raise
-    info = EpisodeSetInfo.of(task, num_episodes, seed, split, generation_batch_size)
-    episodes = task.fixed_episodes(num_episodes, seed, generation_batch_size)
+    info = EpisodeSetInfo.of(task, num_episodes, seed, split)
+    episodes = task.fixed_episodes(num_episodes, seed)
     save_episode_set(path, episodes, info)
     return episodes
 
