@@ -176,7 +176,7 @@ def time_to_target_callback(target: float, monitor: str, clock, lower_is_better:
 def train_and_evaluate(model, train_data, test: Episode, *, minutes: float,
                        steps_per_epoch: int, validation: Episode | None = None,
                        metric: str = "accuracy", target: float | None = None,
-                       max_epochs: int = 100_000) -> dict:
+                       max_epochs: int = 100_000, anneal: bool = False) -> dict:
     """Train `model` on `train_data` for `minutes` of training time, then score it on `test`.
 
     Validation (if given) runs after every epoch of `steps_per_epoch` steps and is not counted
@@ -185,6 +185,8 @@ def train_and_evaluate(model, train_data, test: Episode, *, minutes: float,
     reaching means falling to the target. Training time includes graph tracing and XLA
     compilation of the first step: what a user waits for.
 
+    With `anneal`, the learning rate follows a cosine to zero over the time budget.
+
     Returns `mean`, `ci95`, `episodes` (test), `train_seconds`, `epochs`, `steps`,
     `time_to_target_seconds`, `time_to_target_epoch` and `val_curve` (per-epoch validation
     metric, empty without validation).
@@ -192,7 +194,7 @@ def train_and_evaluate(model, train_data, test: Episode, *, minutes: float,
     from l2l.evaluation import evaluate
     from l2l.training import TimeBudget
 
-    budget = TimeBudget(minutes)
+    budget = TimeBudget(minutes, anneal_learning_rate=anneal)
     callbacks = [budget]
     reach = None
     if target is not None and validation is not None:

@@ -69,7 +69,8 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] = ("st
                     model = two_digit_model(kind)
                     out = train_and_evaluate(
                         model, train.dataset(batch_size, seed=seed), test, minutes=minutes,
-                        steps_per_epoch=steps, validation=validation, target=target)
+                        steps_per_epoch=steps, validation=validation, target=target,
+                        anneal=True)
                 keras.backend.clear_session()
                 rows.append(row(
                     kind, "accuracy", out["mean"], ci95=out["ci95"], episodes=out["episodes"],

@@ -38,7 +38,8 @@ def two_digit_model(kind: str = "features", learning_rate: float = 1e-3,
     it to the planned number of training steps); `None` keeps it constant.
     """
     def digit_encoder():
-        return SideBySideEncoder(conv_encoder(units=64, name="digit_encoder"), parts=2)
+        return SideBySideEncoder(conv_encoder((16, 32, 64), units=64, name="digit_encoder"),
+                                 parts=2)
 
     if kind == "features":
         model = MetaModel(PooledLearner(code_dim=None, use_labels=False),

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import time
 
 import keras
@@ -22,13 +23,21 @@ class TimeBudget(keras.callbacks.Callback):
     Checked after every batch. Time spent in validation is not counted, data waiting is, so
     the budget is what a user waits for training alone. `elapsed` holds the training seconds
     spent when `fit` returned.
+
+    With `anneal_learning_rate=True` the optimizer's (float) learning rate follows a cosine
+    from its initial value to zero over the budget, the time-based counterpart of
+    `keras.optimizers.schedules.CosineDecay` for runs whose step count is not known ahead.
     """
 
-    def __init__(self, minutes: float):
+    def __init__(self, minutes: float, anneal_learning_rate: bool = False):
         super().__init__()
+        if not minutes > 0:
+            raise ValueError(f"minutes must be positive, got {minutes}.")
         self.budget_seconds = 60.0 * minutes
+        self.anneal_learning_rate = anneal_learning_rate
         self.elapsed = 0.0
         self._mark = None
+        self._initial_rate = None
 
     def _tick(self) -> None:
         now = time.perf_counter()
@@ -38,6 +47,18 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.elapsed, self._mark = 0.0, time.perf_counter()
+        if self.anneal_learning_rate and math.isfinite(self.budget_seconds):
+            rate = self.model.optimizer.learning_rate
+            if not isinstance(rate, keras.Variable):
+                raise ValueError("TimeBudget(anneal_learning_rate=True) needs a float learning "
+                                 "rate, not a schedule: compile with a number.")
+            self._initial_rate = float(keras.ops.convert_to_numpy(rate))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._initial_rate is not None:
+            progress = min(1.0, self.elapsed / self.budget_seconds)
+            self.model.optimizer.learning_rate.assign(
+                self._initial_rate * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
     def on_train_batch_end(self, batch, logs=None):
         self._tick()
