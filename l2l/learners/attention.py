@@ -66,13 +66,14 @@ class AttentionLearner(Learner):
             raise ValueError(f"{type(self).__name__} needs vector examples [B, S, D], got "
                              f"{tuple(x.shape)}: pass encoder= (or give the MetaModel one).")
         x = ops.cast(x, self.compute_dtype)
-        h = ops.concatenate([x, label_features(support_y, self.ways, x.dtype)], axis=-1)
-        h = apply_per_example(self.pair_mlp, h, training=training)
+        labels = label_features(support_y, self.ways, x.dtype)
+        h = apply_per_example(self.pair_mlp, ops.concatenate([x, labels], axis=-1),
+                              training=training)
         mask = ops.cast(support_mask, h.dtype)
         for block in self.attention:
             h = block(h, h, mask, training=training)
-        return {CONTEXT: h, CONTEXT_KEYS: support_x, CONTEXT_MASK: mask,
-                FEATURES: masked_mean(h, mask)}
+        return {CONTEXT: ops.concatenate([h, labels], axis=-1), CONTEXT_KEYS: support_x,
+                CONTEXT_MASK: mask, FEATURES: masked_mean(h, mask)}
 
     def get_config(self):
         return {**super().get_config(), "dim": self.dim, "blocks": self.blocks,

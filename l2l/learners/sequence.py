@@ -43,19 +43,21 @@ class DelayedLabelLSTMCell(keras.layers.Layer):
     def __init__(self, units: int, label_dim: int, **kwargs):
         super().__init__(**kwargs)
         self.units, self.label_dim = units, label_dim
+        self.embed = layers.Dense(units, activation="relu", name="embed")
         self.lstm = layers.LSTMCell(units, name="lstm")
         self.state_size = [units, units, label_dim]
         self.output_size = 2 * units + label_dim
 
     def build(self, input_shape):
-        self.lstm.build((input_shape[0], input_shape[-1]))  # [x_t, y_prev] has the same size
+        self.embed.build((input_shape[0], input_shape[-1]))  # [x_t, y_prev]: the same size
+        self.lstm.build((input_shape[0], self.units))
         self.built = True
 
     def call(self, inputs, states, training=None):
         h, c, previous_label = states
         x, label = inputs[:, :-self.label_dim], inputs[:, -self.label_dim:]
-        _, (h, c) = self.lstm(ops.concatenate([x, previous_label], axis=-1), [h, c],
-                              training=training)
+        step = self.embed(ops.concatenate([x, previous_label], axis=-1))
+        _, (h, c) = self.lstm(step, [h, c], training=training)
         return ops.concatenate([h, c, label], axis=-1), [h, c, label]
 
     def get_config(self):
