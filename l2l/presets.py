@@ -14,9 +14,10 @@ for each kind of learner l2l has, so a benchmark can compare them all on one tas
 | `"matching"` | `MatchingLearner` -> `MatchingPredictor` | Matching Networks |
 | `"versa"` | `VersaHeadGenerator` -> `GeneratedDensePredictor` | per-class amortised head |
 
-The last three classify only. `width` sets every hidden size at once (64 by default; tests
-use 16). Regression models output `[B, Q]` for one target (`[B, Q, D]` for `output_units=D`);
-classification models output logits `[B, Q, ways]` for integer labels `0..ways-1`.
+The last three classify only. `width` and `depth` set every hidden size and the number of
+hidden layers (attention blocks) at once; tests use tiny ones. Regression models output
+`[B, Q]` for one target (`[B, Q, D]` for `output_units=D`); classification models output
+logits `[B, Q, ways]` for integer labels `0..ways-1`.
 
 For the two-digit same-number task, `two_digit_model`:
 
@@ -105,33 +106,35 @@ def compile_binary(model: keras.Model, learning_rate: float = 1e-3,
 
 
 def regression_model(kind: str = "pooled", output_units: int = 1, width: int = 64,
-                     learning_rate: float = 1e-3, jit_compile: bool | str = "auto") -> MetaModel:
+                     depth: int = 2, learning_rate: float = 1e-3,
+                     jit_compile: bool | str = "auto") -> MetaModel:
     """A compiled `MetaModel` for regression on vector inputs `[B, n, D]` (MSE loss).
 
     Args:
         kind: one of `REGRESSION_KINDS` (see the module docstring).
         output_units: size of each target; 1 gives predictions `[B, Q]`.
         width: hidden size of every network (codes, attention, LSTM, hidden layers).
+        depth: hidden layers of every MLP, attention blocks, FiLM blocks.
     """
-    hidden = (2 * width, 2 * width)
+    hidden = (2 * width,) * _check_depth(depth)
     if kind == "pooled":
         learner = PooledLearner(code_dim=width, units=hidden)
         predictor = ConditionedPredictor(units=hidden, output_units=output_units,
                                          interaction=False)
     elif kind == "attention":
-        learner = AttentionLearner(dim=width, units=(2 * width,))
+        learner = AttentionLearner(dim=width, blocks=depth, units=(2 * width,))
         predictor = AttentivePredictor(dim=width, units=hidden, output_units=output_units)
     elif kind == "sequence":
         learner = SequenceLearner(units=width)
         predictor = ConditionedPredictor(units=hidden, output_units=output_units,
                                          interaction=False)
     elif kind == "hyper":
-        learner = DenseWeightGenerator(layer_units=(width, width, output_units), code_dim=width,
-                                       units=hidden)
+        learner = DenseWeightGenerator(layer_units=(width,) * depth + (output_units,),
+                                       code_dim=width, units=hidden)
         predictor = GeneratedDensePredictor()
     elif kind == "film":
-        learner = FiLMGenerator(channels=(2 * width, 2 * width), code_dim=width, units=hidden)
-        predictor = FiLMPredictor(blocks=(2 * width, 2 * width), output_units=output_units)
+        learner = FiLMGenerator(channels=hidden, code_dim=width, units=hidden)
+        predictor = FiLMPredictor(blocks=hidden, output_units=output_units)
     else:
         raise ValueError(f"Unknown regression model kind {kind!r}; choose one of "
                          f"{REGRESSION_KINDS}.")
@@ -142,7 +145,7 @@ def regression_model(kind: str = "pooled", output_units: int = 1, width: int = 6
 
 
 def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | None = None,
-                         width: int = 64, input_scale: float = 1 / 255,
+                         width: int = 64, depth: int = 1, input_scale: float = 1 / 255,
                          learning_rate: float = 1e-3,
                          jit_compile: bool | str = "auto") -> MetaModel:
     """A compiled `MetaModel` for N-way classification: logits `[B, Q, ways]`.
@@ -155,6 +158,7 @@ def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | Non
             For `"film"` it is the learner's set encoder instead: the `FiLMPredictor` reads
             the raw examples (conv blocks for images, dense blocks for vectors).
         width: hidden size of every network.
+        depth: hidden layers of every MLP, attention blocks; FiLM conv blocks are `depth + 2`.
         input_scale: scale of raw inputs in the default encoders (1/255: uint8 pixels).
     """
     ways = check_ways(ways)
@@ -166,9 +170,9 @@ def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | Non
     if encoder is None:
         filters = (16, 16) if kind == "film" else (32, 32, 32)
         encoder = conv_encoder(filters, units=width, input_scale=input_scale)
-    hidden = (2 * width,)
+    hidden = (2 * width,) * _check_depth(depth)
     if kind == "film":
-        blocks = (width // 2, width // 2, width // 2)
+        blocks = (max(width // 2, 1),) * (depth + 2)
         learner = FiLMGenerator(channels=blocks, code_dim=width, units=hidden, encoder=encoder,
                                 ways=ways)
         predictor = FiLMPredictor(blocks=blocks, head="prototypes", input_scale=input_scale)
@@ -177,14 +181,14 @@ def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | Non
         learner = PooledLearner(code_dim=width, units=hidden, ways=ways)
         predictor = ConditionedPredictor(units=hidden, output_units=ways, interaction=False)
     elif kind == "attention":
-        learner = AttentionLearner(dim=width, units=hidden, ways=ways)
+        learner = AttentionLearner(dim=width, blocks=depth, units=hidden, ways=ways)
         predictor = AttentivePredictor(dim=width, units=hidden, output_units=ways)
     elif kind == "sequence":
         learner = SequenceLearner(units=width, ways=ways)
         predictor = ConditionedPredictor(units=hidden, output_units=ways, interaction=False)
     elif kind == "hyper":
-        learner = DenseWeightGenerator(layer_units=(width, ways), code_dim=width, units=hidden,
-                                       ways=ways)
+        learner = DenseWeightGenerator(layer_units=(width,) * depth + (ways,), code_dim=width,
+                                       units=hidden, ways=ways)
         predictor = GeneratedDensePredictor()
     elif kind == "protonet":
         learner, predictor = PrototypeHeadGenerator(ways), GeneratedDensePredictor()
@@ -206,3 +210,9 @@ def compile_classification(model: keras.Model, learning_rate: float = 1e-3,
         jit_compile=jit_compile,
     )
     return model
+
+
+def _check_depth(depth: int) -> int:
+    if isinstance(depth, bool) or int(depth) != depth or depth < 1:
+        raise ValueError(f"depth must be an integer >= 1, got {depth!r}.")
+    return int(depth)

@@ -87,7 +87,9 @@ class DenseWeightGenerator(PooledLearner):
         weights = {}
         for i, (fan_in, out) in enumerate(self.shapes):
             offset = ops.reshape(self.kernel_heads[i](code), (-1, fan_in, out))
-            weights[f"kernel_{i}"] = self.base_kernels[i] + offset
+            # The offset goes first: keras.ops.add(x1, x2) treats an x2 of higher rank that
+            # squeezes to a vector as a bias and returns x1's shape (Keras 3.15).
+            weights[f"kernel_{i}"] = offset + self.base_kernels[i]
             weights[f"bias_{i}"] = self.base_biases[i] + self.bias_heads[i](code)
         return {WEIGHTS: weights, FEATURES: code}
 
