@@ -31,8 +31,10 @@ class AttentionLearner(Learner):
         ways: classes per episode for N-way classification (labels are one-hot encoded);
             `None` for regression.
 
-    Output: `"context" [B, S, dim]`, `"context_keys"` (the support `x` as received),
-    `"context_mask" [B, S]`, `"features" [B, dim]`.
+    Output: `"context" [B, S, dim + label size]` (each representation with the example's own
+    label features beside it, so a query that attends to an example reads its label directly),
+    `"context_keys"` (the support `x` as received), `"context_mask" [B, S]`, and
+    `"features" [B, dim]`, the masked mean of the representations.
 
     Example:
 
@@ -41,7 +43,7 @@ class AttentionLearner(Learner):
     >>> out = AttentionLearner(dim=8, heads=2)(np.ones((2, 5, 3)), np.ones((2, 5, 1)),
     ...                                        np.ones((2, 5)))
     >>> tuple(out["context"].shape), tuple(out["features"].shape)
-    ((2, 5, 8), (2, 8))
+    ((2, 5, 9), (2, 8))
     """
 
     def __init__(self, dim: int = 64, blocks: int = 2, heads: int = 4, units=(128,),
