@@ -9,7 +9,7 @@ def apply_per_example(layer, x, training=None):
     """Apply `layer` to every example of a batch of sets: `[B, S, ...]` -> `[B, S, ...]`.
 
     The `B * S` examples go through the layer as one batch, which is what makes batched
-    episodes fast.
+    episodes fast. `training=None` runs the layer in inference mode.
 
     Example:
 
@@ -20,7 +20,10 @@ def apply_per_example(layer, x, training=None):
     """
     shape = ops.shape(x)
     flat = ops.reshape(x, (-1,) + tuple(x.shape[2:]))
-    y = layer(flat, training=training)
+    # `training=None` (an eager call outside fit/predict) means inference. Say so explicitly:
+    # a Sequential first built inside a training trace records `training=True` for its
+    # BatchNormalization nodes and would otherwise keep normalising with batch statistics.
+    y = layer(flat, training=False if training is None else training)
     return ops.reshape(y, (shape[0], shape[1]) + tuple(y.shape[1:]))
 
 

@@ -122,3 +122,21 @@ def test_learners_without_an_encoder_name_it():
     images = np.zeros((2, 3, 8, 8, 1), "float32")
     with pytest.raises(ValueError, match="pass encoder="):
         AttentionLearner(dim=8)(images, np.zeros((2, 3)), np.ones((2, 3)))
+
+
+def test_learner_encoders_built_in_training_infer_with_moving_statistics(tmp_path):
+    """A learner's own encoder, first built inside `fit`, still infers in inference mode."""
+    keras.utils.set_random_seed(0)
+    episode = SinusoidTask(shots=4, queries=3).episodes(8, seed=0)
+    encoder = keras.Sequential([keras.layers.Dense(4), keras.layers.BatchNormalization()])
+    model = MetaModel(PooledLearner(code_dim=4, units=(), encoder=encoder),
+                      ConditionedPredictor(units=(4,), interaction=False))
+    model.compile(optimizer="adam", loss="mse", jit_compile=False)
+    model.fit(*episode.as_fit_data(), epochs=1, verbose=0)  # builds everything in the trace
+    statistics = np.asarray(encoder.layers[1].moving_mean)
+    first = np.asarray(model(episode.inputs()))
+    np.testing.assert_array_equal(np.asarray(encoder.layers[1].moving_mean), statistics)
+    np.testing.assert_allclose(np.asarray(model(episode[:2].inputs())), first[:2], atol=1e-5)
+    model.save(tmp_path / "bn.keras")
+    loaded = keras.models.load_model(tmp_path / "bn.keras")
+    np.testing.assert_allclose(np.asarray(loaded(episode.inputs())), first, atol=1e-5)
