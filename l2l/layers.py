@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from l2l.ops import key_mask
 from l2l.serialization import register
@@ -56,7 +56,7 @@ class AttentionBlock(keras.layers.Layer):
 
     def call(self, queries, values, mask, keys=None, training=None):
         attended = self.attention(queries, values, key=keys,
-                                  attention_mask=key_mask(mask, queries.shape[1]),
+                                  attention_mask=key_mask(mask, ops.shape(queries)[1]),
                                   training=training)
         h = self.norm_1(queries + attended)
         return self.norm_2(h + self.mlp(h, training=training))

@@ -65,7 +65,7 @@ class MatchingPredictor(Predictor):
         q = _unit(ops.cast(query_x, self.compute_dtype))
         k = _unit(ops.cast(keys, self.compute_dtype))
         scores = ops.exp(self.log_scale) * ops.einsum("bqd,bsd->bqs", q, k)
-        attention = ops.softmax(ops.where(key_mask(mask, q.shape[1]), scores, -1e9), axis=-1)
+        attention = ops.softmax(ops.where(key_mask(mask, ops.shape(q)[1]), scores, -1e9), axis=-1)
         probabilities = ops.einsum("bqs,bsn->bqn", attention, ops.cast(labels, q.dtype))
         return ops.log(ops.maximum(probabilities, _FLOOR))
 
