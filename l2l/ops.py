@@ -9,7 +9,7 @@ def apply_per_example(layer, x, training=None):
     """Apply `layer` to every example of a batch of sets: `[B, S, ...]` -> `[B, S, ...]`.
 
     The `B * S` examples go through the layer as one batch, which is what makes batched
-    episodes fast.
+    episodes fast. `training=None` runs the layer in inference mode.
 
     Example:
 
@@ -20,7 +20,10 @@ def apply_per_example(layer, x, training=None):
     """
     shape = ops.shape(x)
     flat = ops.reshape(x, (-1,) + tuple(x.shape[2:]))
-    y = layer(flat, training=training)
+    # `training=None` (an eager call outside fit/predict) means inference. Say so explicitly:
+    # a Sequential first built inside a training trace records `training=True` for its
+    # BatchNormalization nodes and would otherwise keep normalising with batch statistics.
+    y = layer(flat, training=False if training is None else training)
     return ops.reshape(y, (shape[0], shape[1]) + tuple(y.shape[1:]))
 
 
@@ -37,3 +40,116 @@ def as_features(y, dtype):
     """Targets `[B, S]` or `[B, S, D]` as a float feature tensor `[B, S, D]`."""
     y = ops.cast(y, dtype)
     return ops.expand_dims(y, -1) if len(y.shape) == 2 else y
+
+
+# A logit that no class with support examples can lose to: the score of classes that are absent
+# from an episode's support set (fewer ways than the model was built for).
+ABSENT_CLASS_LOGIT = -1e9
+
+
+def label_features(y, ways: int | None, dtype):
+    """Support targets as float features `[B, S, D]`: one-hot classes when `ways` is set.
+
+    With `ways=None` the targets are regression values (`as_features`); integer targets then
+    raise, since a class index is not a number to regress on. With `ways=N` the targets are
+    class indices `[B, S]` (or `[B, S, 1]`) in `0..N-1` and become one-hot `[B, S, N]`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from l2l.ops import label_features
+    >>> label_features(np.array([[2, 0]]), 3, "float32").numpy().tolist()
+    [[[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]]
+    """
+    if ways is None:
+        if "int" in str(getattr(y, "dtype", "")):
+            raise ValueError(
+                "support_y holds integer class labels but the learner was built without ways=; "
+                "pass ways=N (the number of classes per episode) so it can one-hot them.")
+        return as_features(y, dtype)
+    if len(y.shape) == 3 and y.shape[-1] == 1:
+        y = ops.squeeze(y, -1)
+    if len(y.shape) != 2:
+        raise ValueError(f"Class labels must be indices of shape [B, S] (ways={ways}), got "
+                         f"shape {tuple(y.shape)}; one-hot or multi-output targets need "
+                         "ways=None.")
+    return ops.one_hot(ops.cast(y, "int32"), ways, dtype=dtype)
+
+
+def class_means(x, onehot, mask):
+    """Per-class means of support embeddings: the prototypes of Prototypical Networks.
+
+    Args:
+        x: `[B, S, D]` support embeddings.
+        onehot: `[B, S, N]` one-hot labels.
+        mask: `[B, S]`, 0.0 for padding (ignored).
+
+    Returns:
+        `(means [B, N, D], counts [B, N])`; a class without examples has mean 0 and count 0.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from l2l.ops import class_means
+    >>> x = np.array([[[1.0], [3.0], [9.0]]])
+    >>> onehot = np.array([[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]])
+    >>> means, counts = class_means(x, onehot, np.array([[1.0, 1.0, 0.0]]))
+    >>> means.numpy().ravel().tolist(), counts.numpy().ravel().tolist()
+    ([2.0, 0.0], [2.0, 0.0])
+    """
+    weights = ops.cast(onehot, x.dtype) * ops.expand_dims(ops.cast(mask, x.dtype), -1)
+    counts = ops.sum(weights, axis=1)
+    sums = ops.einsum("bsn,bsd->bnd", weights, x)
+    return sums / ops.expand_dims(ops.maximum(counts, ops.cast(1.0, x.dtype)), -1), counts
+
+
+def prototype_head(prototypes, counts):
+    """The linear classifier equal to a squared-Euclidean nearest-prototype rule.
+
+    `-|q - p_c|^2 = 2 p_c . q - |p_c|^2 - |q|^2`, and `|q|^2` is the same for every class, so
+    softmax over `q @ kernel + bias` with `kernel[:, c] = 2 p_c` and `bias_c = -|p_c|^2` is
+    Prototypical Networks' softmax over negative squared distances (Snell et al., 2017).
+    Classes with `counts == 0` get the bias `ABSENT_CLASS_LOGIT`, so they are never predicted.
+
+    Returns:
+        `(kernel [B, D, N], bias [B, N])`, the format of `GeneratedDensePredictor`'s weights.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from l2l.ops import prototype_head
+    >>> kernel, bias = prototype_head(np.array([[[1.0, 0.0], [0.0, 2.0]]]), np.ones((1, 2)))
+    >>> kernel.numpy()[0].tolist(), bias.numpy()[0].tolist()
+    ([[2.0, 0.0], [0.0, 4.0]], [-1.0, -4.0])
+    """
+    kernel = 2.0 * ops.transpose(prototypes, (0, 2, 1))
+    bias = -ops.sum(ops.square(prototypes), axis=-1)
+    absent = ops.cast(ABSENT_CLASS_LOGIT, bias.dtype) * ops.ones_like(bias)
+    return kernel, ops.where(counts > 0, bias, absent)
+
+
+def key_mask(mask, num_queries):
+    """Support mask `[B, S]` as an attention mask `[B, T, S]` (bool): attend to real examples."""
+    mask = ops.cast(mask, "bool")
+    shape = (ops.shape(mask)[0], num_queries, ops.shape(mask)[1])
+    return ops.broadcast_to(ops.expand_dims(mask, 1), shape)
+
+
+def check_ways(ways: int | None) -> int | None:
+    """`ways` (classes per episode) as an int >= 2, or `None`; an error otherwise."""
+    if ways is None:
+        return None
+    try:
+        valid = not isinstance(ways, bool) and float(ways).is_integer() and int(ways) >= 2
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ValueError(f"ways must be an integer >= 2 (classes per episode), got {ways!r}.")
+    return int(ways)
+
+
+def label_size(y_shape, ways: int | None) -> int:
+    """The last-axis size of `label_features` for targets of shape `y_shape`."""
+    if ways is not None:
+        return ways
+    return 1 if len(y_shape) == 2 else int(y_shape[-1])

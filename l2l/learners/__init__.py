@@ -1,7 +1,44 @@
-"""Learners: a support set in, a `LearnerOutput` (features and/or weights) out."""
+"""Learners: a support set in, a `LearnerOutput` (features, weights, context) out.
 
-from l2l.learners.base import FEATURES, WEIGHTS, Learner
+`l2l.learners.base` documents the contract; `register` (the same function as
+`l2l.serialization.register`) makes a new learner save and load as part of a `.keras` model.
+"""
+
+from l2l.learners.attention import AttentionLearner
+from l2l.learners.base import (
+    CONTEXT,
+    CONTEXT_KEYS,
+    CONTEXT_MASK,
+    FEATURES,
+    LEARNER_OUTPUT_KEYS,
+    WEIGHTS,
+    Learner,
+)
+from l2l.learners.film import FiLMGenerator
+from l2l.learners.heads import ClassHeadGenerator, PrototypeHeadGenerator, VersaHeadGenerator
 from l2l.learners.hyper import DenseWeightGenerator
+from l2l.learners.matching import MatchingLearner
 from l2l.learners.pooling import PooledLearner
+from l2l.learners.sequence import SequenceLearner, online_predictions
+from l2l.serialization import register
 
-__all__ = ["FEATURES", "WEIGHTS", "DenseWeightGenerator", "Learner", "PooledLearner"]
+__all__ = [
+    "CONTEXT",
+    "CONTEXT_KEYS",
+    "CONTEXT_MASK",
+    "FEATURES",
+    "LEARNER_OUTPUT_KEYS",
+    "WEIGHTS",
+    "AttentionLearner",
+    "ClassHeadGenerator",
+    "DenseWeightGenerator",
+    "FiLMGenerator",
+    "Learner",
+    "MatchingLearner",
+    "PooledLearner",
+    "PrototypeHeadGenerator",
+    "SequenceLearner",
+    "VersaHeadGenerator",
+    "online_predictions",
+    "register",
+]

@@ -1,19 +1,40 @@
-"""The learner contract: a support set in, features and/or weights out.
+"""The learner contract: a support set in, a `LearnerOutput` out.
 
 A learner is a Keras layer called as
 
     learner(support_x, support_y, support_mask, training=...) -> LearnerOutput
 
-with `support_x [B, S, ...]` (raw examples, or their embeddings when the `MetaModel` has a
-shared encoder), `support_y [B, S]` or `[B, S, D]` and `support_mask [B, S]` (1.0 for real
-examples, 0.0 for padding). It returns a dict, the `LearnerOutput`, holding either or both of
+It receives
 
-- `"features"`: a task code `[B, D]` that the predictor conditions on;
-- `"weights"`: a dict of per-episode tensors (`"kernel_0" [B, in, out]`, `"bias_0" [B, out]`,
-  ...) that the predictor uses as its own weights.
+- `support_x [B, S, ...]`: the support examples, raw or (when the `MetaModel` has a shared
+  encoder) their embeddings `[B, S, D]`;
+- `support_y`: their targets, `[B, S]` or `[B, S, D]` floats for regression and binary tasks,
+  `[B, S]` integer class indices `0..ways-1` for N-way classification (relabelled per episode);
+- `support_mask [B, S]`: 1.0 for real examples, 0.0 for padding (ragged shots, fewer ways).
 
-A learner must treat masked examples as absent and should not depend on the order of the
-support examples unless it is meant to (a sequence learner).
+The `LearnerOutput` is a dict. This module is the one place that lists its keys:
+
+| key | shape | what the predictor does with it |
+| --- | --- | --- |
+| `FEATURES` = `"features"` | `[B, D]` | conditions on a task code |
+| `WEIGHTS` = `"weights"` | dict of `[B, ...]` | uses them as its own per-episode weights |
+| `CONTEXT` = `"context"` | `[B, S, D]` | reads per-example values by attention |
+| `CONTEXT_KEYS` = `"context_keys"` | `[B, S, ...]` | compares queries with these keys |
+| `CONTEXT_MASK` = `"context_mask"` | `[B, S]` | ignores the context of padded examples |
+
+- `WEIGHTS` names follow the predictor that uses them: `"kernel_i" [B, in, out]` and
+  `"bias_i" [B, out]` for `GeneratedDensePredictor` (a class head is layer 0 with `out = ways`),
+  `"film_scale_i"`, `"film_shift_i" [B, C_i]` for `FiLMPredictor`.
+- The three `CONTEXT*` keys come together. They exist because a learner never sees the
+  queries: a predictor that attends from each query to the support set (attentive neural
+  processes, Matching Networks) needs the support set itself. `CONTEXT_KEYS` holds the support
+  examples in the space of the predictor's `query_x` (usually `support_x` as the learner got
+  it), `CONTEXT` what each example contributes (its representation, or its one-hot label),
+  `CONTEXT_MASK` the support mask.
+
+A learner must treat masked examples as absent (their content must not change its output) and
+should not depend on the order of the support examples unless it is meant to (a sequence
+learner). `Learner.__call__` checks the returned dict against this table.
 """
 
 from __future__ import annotations
@@ -22,17 +43,36 @@ import keras
 
 FEATURES = "features"
 WEIGHTS = "weights"
+CONTEXT = "context"
+CONTEXT_KEYS = "context_keys"
+CONTEXT_MASK = "context_mask"
+CONTEXT_ENTRIES = (CONTEXT, CONTEXT_KEYS, CONTEXT_MASK)
+LEARNER_OUTPUT_KEYS = (FEATURES, WEIGHTS, *CONTEXT_ENTRIES)
+# The allowed ranks of each tensor entry: (lowest, highest).
+_RANKS = {FEATURES: (2, 2), CONTEXT: (3, 3), CONTEXT_MASK: (2, 2), CONTEXT_KEYS: (3, 99)}
 
 
 class Learner(keras.layers.Layer):
-    """Base class of learners. Subclasses implement `call` (and `get_config` for new args).
+    """Base class of learners: subclass it, implement `call`, register it.
+
+    `call(support_x, support_y, support_mask, training=None)` returns a dict with one or more
+    of the keys in this module's table (`FEATURES`, `WEIGHTS`, the `CONTEXT*` triple). Use
+    `l2l.ops` for the set operations (`masked_mean`, `apply_per_example`, `label_features`,
+    `class_means`), so padding and classification labels are handled the same everywhere.
+
+    To save and load a model holding your learner as `.keras`, decorate the class with
+    `l2l.learners.register` (the same function as `l2l.serialization.register`), return every
+    constructor argument from `get_config`, and import the class before `load_model`. A
+    learner holding other layers puts them in its config with `l2l.serialization`'s
+    `serialize_layers` and rebuilds them in `from_config` with `deserialize_layers`.
 
     Example:
 
-    >>> import keras, numpy as np
-    >>> from l2l.learners import Learner
+    >>> import numpy as np
+    >>> from l2l.learners import Learner, register
     >>> from l2l.ops import masked_mean
-    >>> class MeanLearner(Learner):
+    >>> @register
+    ... class MeanLearner(Learner):
     ...     def call(self, support_x, support_y, support_mask, training=None):
     ...         return {"features": masked_mean(support_x, support_mask)}
     >>> out = MeanLearner()(np.ones((2, 3, 4)), np.ones((2, 3)), np.ones((2, 3)))
@@ -40,8 +80,47 @@ class Learner(keras.layers.Layer):
     (2, 4)
     """
 
+    def __call__(self, *args, **kwargs):
+        output = super().__call__(*args, **kwargs)
+        check_learner_output(output, self)
+        return output
+
     def call(self, support_x, support_y, support_mask, training=None) -> dict:
         raise NotImplementedError(
             f"{type(self).__name__} must implement call(support_x, support_y, support_mask, "
-            "training=None) and return a dict with 'features' and/or 'weights'."
-        )
+            "training=None) and return a dict with 'features' and/or 'weights' (see "
+            "l2l.learners.base).")
+
+
+def check_learner_output(output, learner) -> None:
+    """Raise one clear error when `output` breaks the `LearnerOutput` contract above.
+
+    Example:
+
+    >>> from l2l.learners.base import check_learner_output
+    >>> check_learner_output({"feature": None}, "MyLearner")
+    Traceback (most recent call last):
+    ...
+    ValueError: MyLearner returned unknown LearnerOutput keys ['feature']; ...
+    """
+    name = learner if isinstance(learner, str) else type(learner).__name__
+    if not isinstance(output, dict) or not output:
+        raise ValueError(f"{name} must return a non-empty dict with keys among "
+                         f"{list(LEARNER_OUTPUT_KEYS)}, got {type(output).__name__}.")
+    unknown = sorted(set(output) - set(LEARNER_OUTPUT_KEYS))
+    if unknown:
+        raise ValueError(f"{name} returned unknown LearnerOutput keys {unknown}; the keys are "
+                         f"{list(LEARNER_OUTPUT_KEYS)} (see l2l.learners.base).")
+    context = [k for k in CONTEXT_ENTRIES if k in output]
+    if context and len(context) != len(CONTEXT_ENTRIES):
+        raise ValueError(f"{name} returned {context} without "
+                         f"{sorted(set(CONTEXT_ENTRIES) - set(context))}: the context keys "
+                         f"{list(CONTEXT_ENTRIES)} come together.")
+    if WEIGHTS in output and not isinstance(output[WEIGHTS], dict):
+        raise ValueError(f"{name} returned {WEIGHTS!r} as {type(output[WEIGHTS]).__name__}; "
+                         "it must be a dict of per-episode tensors (e.g. 'kernel_0').")
+    for key, (low, high) in _RANKS.items():
+        if key in output and not low <= len(output[key].shape) <= high:
+            want = f"rank {low}" if low == high else f"rank {low} or more"
+            raise ValueError(f"{name} returned {key!r} of shape {tuple(output[key].shape)}; it "
+                             f"must have {want} (see l2l.learners.base).")

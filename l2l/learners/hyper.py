@@ -7,6 +7,7 @@ from keras import layers, ops
 
 from l2l.learners.base import FEATURES, WEIGHTS
 from l2l.learners.pooling import PooledLearner
+from l2l.ops import label_size
 from l2l.serialization import register
 
 
@@ -22,7 +23,8 @@ class DenseWeightGenerator(PooledLearner):
         layer_units: output size of each generated predictor layer, last one included.
         input_dim: input size of the first generated layer (the query embedding size); by
             default the size of the support examples' last axis (right with a shared encoder).
-        code_dim, units, encoder, use_labels: as for `PooledLearner`.
+        code_dim, units, encoder, use_labels, ways: as for `PooledLearner`; for N-way
+            classification set `ways` and end `layer_units` with `ways` (one logit per class).
         offset_scale: initial size of the task-specific offsets relative to the base weights.
 
     The output holds `"weights"` (`"kernel_i" [B, in, out]`, `"bias_i" [B, out]`) and the
@@ -40,9 +42,9 @@ class DenseWeightGenerator(PooledLearner):
 
     def __init__(self, layer_units=(64, 1), input_dim: int | None = None, code_dim: int = 64,
                  units=(128,), encoder=None, use_labels: bool = True, offset_scale: float = 1.0,
-                 **kwargs):
+                 ways: int | None = None, **kwargs):
         super().__init__(code_dim=code_dim, units=units, encoder=encoder, use_labels=use_labels,
-                         **kwargs)
+                         ways=ways, **kwargs)
         self.layer_units, self.input_dim = tuple(layer_units), input_dim
         self.offset_scale = offset_scale
 
@@ -73,7 +75,8 @@ class DenseWeightGenerator(PooledLearner):
                            for i, (_, b) in enumerate(self.shapes)]
         code_size = self.code_dim
         if code_size is None:  # the code is the pooled examples themselves
-            code_size = self.shapes[0][0] + (1 if self.use_labels else 0)
+            code_size = self.shapes[0][0] + (
+                label_size(support_y_shape, self.ways) if self.use_labels else 0)
         code_shape = (None, code_size)
         for head in self.kernel_heads + self.bias_heads:
             head.build(code_shape)
@@ -84,7 +87,9 @@ class DenseWeightGenerator(PooledLearner):
         weights = {}
         for i, (fan_in, out) in enumerate(self.shapes):
             offset = ops.reshape(self.kernel_heads[i](code), (-1, fan_in, out))
-            weights[f"kernel_{i}"] = self.base_kernels[i] + offset
+            # The offset goes first: keras.ops.add(x1, x2) treats an x2 of higher rank that
+            # squeezes to a vector as a bias and returns x1's shape (Keras 3.15).
+            weights[f"kernel_{i}"] = offset + self.base_kernels[i]
             weights[f"bias_{i}"] = self.base_biases[i] + self.bias_heads[i](code)
         return {WEIGHTS: weights, FEATURES: code}
 

@@ -6,7 +6,7 @@ import keras
 from keras import layers, ops
 
 from l2l.learners.base import FEATURES, Learner
-from l2l.ops import apply_per_example, as_features, masked_mean
+from l2l.ops import apply_per_example, check_ways, label_features, masked_mean
 from l2l.serialization import deserialize_layers, register, serialize_layers
 
 
@@ -25,6 +25,8 @@ class PooledLearner(Learner):
         encoder: optional layer applied to each support `x` first (e.g. a conv net), for
             learners that do not share the `MetaModel` encoder.
         use_labels: feed `support_y` to the MLP beside `x` (off when every label is the same).
+        ways: for N-way classification, the number of classes: integer `support_y` is one-hot
+            encoded to `ways` columns. `None` (regression, binary) uses `support_y` as numbers.
 
     Example:
 
@@ -33,13 +35,17 @@ class PooledLearner(Learner):
     >>> out = PooledLearner(code_dim=8)(np.ones((2, 5, 3)), np.ones((2, 5)), np.ones((2, 5)))
     >>> tuple(out["features"].shape)
     (2, 8)
+    >>> classes = PooledLearner(code_dim=8, ways=5)  # 5-way: labels are indices 0..4
+    >>> tuple(classes(np.ones((2, 5, 3)), np.arange(10).reshape(2, 5) % 5,
+    ...               np.ones((2, 5)))["features"].shape)
+    (2, 8)
     """
 
     def __init__(self, code_dim: int | None = 64, units=(128,), encoder=None,
-                 use_labels: bool = True,
-                 **kwargs):
+                 use_labels: bool = True, ways: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.code_dim, self.units, self.use_labels = code_dim, tuple(units), use_labels
+        self.ways = check_ways(ways)
         self.encoder = encoder
         self.mlp = None if code_dim is None else keras.Sequential(
             [layers.Dense(u, activation="relu") for u in self.units] + [layers.Dense(code_dim)],
@@ -56,7 +62,7 @@ class PooledLearner(Learner):
             x = apply_per_example(self.encoder, x, training=training)
         x = ops.cast(x, self.compute_dtype)
         if self.use_labels:
-            x = ops.concatenate([x, as_features(support_y, x.dtype)], axis=-1)
+            x = ops.concatenate([x, label_features(support_y, self.ways, x.dtype)], axis=-1)
         if self.mlp is not None:
             x = apply_per_example(self.mlp, x, training=training)
         return masked_mean(x, support_mask)
@@ -66,7 +72,8 @@ class PooledLearner(Learner):
 
     def get_config(self):
         return {**super().get_config(), "code_dim": self.code_dim, "units": list(self.units),
-                "use_labels": self.use_labels, **serialize_layers(encoder=self.encoder)}
+                "use_labels": self.use_labels, "ways": self.ways,
+                **serialize_layers(encoder=self.encoder)}
 
     @classmethod
     def from_config(cls, config):

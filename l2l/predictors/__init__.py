@@ -1,7 +1,23 @@
-"""Predictors: query examples plus the learner's output in, predictions out."""
+"""Predictors: query examples plus the learner's output in, predictions out.
 
+`l2l.predictors.base` documents the contract; `register` (the same function as
+`l2l.serialization.register`) makes a new predictor save and load as part of a `.keras` model.
+"""
+
+from l2l.predictors.attentive import AttentivePredictor
 from l2l.predictors.base import Predictor
 from l2l.predictors.conditioned import ConditionedPredictor
+from l2l.predictors.film import FiLMPredictor
 from l2l.predictors.generated import GeneratedDensePredictor
+from l2l.predictors.matching import MatchingPredictor
+from l2l.serialization import register
 
-__all__ = ["ConditionedPredictor", "GeneratedDensePredictor", "Predictor"]
+__all__ = [
+    "AttentivePredictor",
+    "ConditionedPredictor",
+    "FiLMPredictor",
+    "GeneratedDensePredictor",
+    "MatchingPredictor",
+    "Predictor",
+    "register",
+]

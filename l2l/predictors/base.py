@@ -5,7 +5,11 @@ A predictor is a Keras layer called as
     predictor(query_x, learner_output, training=...) -> predictions [B, Q, ...]
 
 with `query_x [B, Q, ...]` (raw or shared-encoder embeddings) and the dict the learner returned
-(see `l2l.learners.base`). Binary and scalar-regression predictors return `[B, Q]`.
+(the `LearnerOutput`, whose keys `l2l.learners.base` lists). Binary and scalar-regression
+predictors return `[B, Q]`, regression with `D` outputs `[B, Q, D]`, and N-way classifiers
+class logits `[B, Q, ways]` (log-probabilities are logits too). A predictor reads what it
+needs with `require`, so a mismatched learner is named in the error. docs/extending.md is the
+guide to writing one.
 """
 
 from __future__ import annotations

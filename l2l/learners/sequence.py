@@ -1,0 +1,182 @@
+"""Sequence learner: an LSTM reads the support set in order (Hochreiter et al., 2001).
+
+At step `t` the LSTM reads `x_t` together with the previous example's label `y_{t-1}`, the
+input of the meta-learning LSTM of Hochreiter, Younger and Conwell (2001) and of
+memory-augmented meta-learners (Santoro et al., 2016): the network must answer `x_t` before
+it is told `y_t`. Its state after the last support example is the task code.
+
+The same code answers every prefix of the support set, so the learner also predicts *online*:
+`online_predictions(model, inputs)` gives the prediction of every support `y_t` from `x_t` and
+the examples before it, in one pass, for error-versus-examples-seen curves.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from l2l.episodes import QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y, Episode
+from l2l.learners.base import FEATURES, Learner
+from l2l.ops import apply_per_example, check_ways, label_features, label_size
+from l2l.serialization import deserialize_layers, register, serialize_layers
+
+
+@register
+class DelayedLabelLSTMCell(keras.layers.Layer):
+    """An LSTM cell that reads `x_t` with the label of the previous example it was shown.
+
+    Its input at each step is `[x_t, y_t]`; the LSTM sees `[x_t, y_prev]` and `y_t` is kept in
+    the state for the next step. Its output is the whole new state `[h, c, y_t]`, which is
+    everything the cell knows after reading the examples up to `t` (labels included).
+    Wrapped in `keras.layers.RNN` with a mask, padded steps leave the state untouched.
+
+    Example:
+
+    >>> import numpy as np, keras
+    >>> from l2l.learners.sequence import DelayedLabelLSTMCell
+    >>> rnn = keras.layers.RNN(DelayedLabelLSTMCell(4, label_dim=1), return_sequences=True)
+    >>> tuple(rnn(np.ones((2, 3, 5), "float32")).shape)
+    (2, 3, 9)
+    """
+
+    def __init__(self, units: int, label_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.label_dim = units, label_dim
+        self.embed = layers.Dense(units, activation="relu", name="embed")
+        self.lstm = layers.LSTMCell(units, name="lstm")
+        self.state_size = [units, units, label_dim]
+        self.output_size = 2 * units + label_dim
+
+    def build(self, input_shape):
+        self.embed.build((input_shape[0], input_shape[-1]))  # [x_t, y_prev]: the same size
+        self.lstm.build((input_shape[0], self.units))
+        self.built = True
+
+    def call(self, inputs, states, training=None):
+        h, c, previous_label = states
+        x, label = inputs[:, :-self.label_dim], inputs[:, -self.label_dim:]
+        step = self.embed(ops.concatenate([x, previous_label], axis=-1))
+        _, (h, c) = self.lstm(step, [h, c], training=training)
+        return ops.concatenate([h, c, label], axis=-1), [h, c, label]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "label_dim": self.label_dim}
+
+
+@register
+class SequenceLearner(Learner):
+    """An LSTM over the support examples in their given order; its final state is the code.
+
+    The task code `"features" [B, 2 * units + label_size]` is the state `[h, c, y_last]` after
+    the last real support example: pair it with `ConditionedPredictor(interaction=False)`,
+    which then answers each query from `x_q` and that state, like the LSTM's next step. Padded
+    steps (mask 0) do not change the state, wherever they are. Not permutation invariant by
+    design: the order of the support set is part of its input.
+
+    Args:
+        units: LSTM units.
+        encoder: optional layer applied to each support `x` first (e.g. a conv net).
+        ways: classes per episode for N-way classification (labels are one-hot encoded);
+            `None` for regression.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from l2l.learners import SequenceLearner
+    >>> learner = SequenceLearner(units=8)
+    >>> out = learner(np.ones((2, 5, 3)), np.ones((2, 5, 1)), np.ones((2, 5)))
+    >>> tuple(out["features"].shape)
+    (2, 17)
+    >>> tuple(learner.online_codes(np.ones((2, 5, 3)), np.ones((2, 5, 1)),
+    ...                            np.ones((2, 5))).shape)
+    (2, 5, 17)
+    """
+
+    def __init__(self, units: int = 64, encoder=None, ways: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.encoder, self.ways = units, encoder, check_ways(ways)
+
+    def build(self, support_x_shape, support_y_shape=None, support_mask_shape=None):
+        cell = DelayedLabelLSTMCell(self.units, label_size(support_y_shape, self.ways),
+                                    name="cell")
+        self.rnn = layers.RNN(cell, return_sequences=True, name="rnn")
+        self.built = True  # the RNN builds on first call, once the encoder's output is known
+
+    def step_codes(self, support_x, support_y, support_mask, training=None):
+        """`[B, S, D]`: the state after each step (a padded step repeats the one before)."""
+        if not self.built:  # called directly, not through __call__, before any model call
+            self(support_x, support_y, support_mask, training=training)
+        x = support_x
+        if self.encoder is not None:
+            x = apply_per_example(self.encoder, x, training=training)
+        if len(x.shape) != 3:
+            raise ValueError(f"{type(self).__name__} needs vector examples [B, S, D], got "
+                             f"{tuple(x.shape)}: pass encoder= (or give the MetaModel one).")
+        x = ops.cast(x, self.compute_dtype)
+        steps = ops.concatenate([x, label_features(support_y, self.ways, x.dtype)], axis=-1)
+        return self.rnn(steps, mask=ops.cast(support_mask, "bool"), training=training)
+
+    def online_codes(self, support_x, support_y, support_mask, training=None):
+        """`[B, S, D]`: at `t`, the code of the examples before `t` (zeros, the start, at 0)."""
+        codes = self.step_codes(support_x, support_y, support_mask, training=training)
+        return ops.concatenate([ops.zeros_like(codes[:, :1]), codes[:, :-1]], axis=1)
+
+    def call(self, support_x, support_y, support_mask, training=None):
+        return {FEATURES: self.step_codes(support_x, support_y, support_mask, training)[:, -1]}
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "ways": self.ways,
+                **serialize_layers(encoder=self.encoder)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**deserialize_layers(config, "encoder"))
+
+
+def online_predictions(model, inputs: Episode | dict, batch_size: int = 256) -> np.ndarray:
+    """The prediction of every support `y_t` from `x_t` and the support examples before it.
+
+    `model` is a `MetaModel` whose learner is a `SequenceLearner`; its predictor answers
+    `x_t` with the code of the examples before `t`, as it answers queries with the code of the
+    whole support set. Returns `[B, S, ...]` (the predictor's output per example; entries at
+    padded steps are meaningless), for plots of error against the number of examples seen.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from l2l.learners import SequenceLearner
+    >>> from l2l.learners.sequence import online_predictions
+    >>> from l2l.models import MetaModel
+    >>> from l2l.predictors import ConditionedPredictor
+    >>> from l2l.tasks import SinusoidTask
+    >>> model = MetaModel(SequenceLearner(units=8),
+    ...                   ConditionedPredictor(units=(8,), interaction=False))
+    >>> online_predictions(model, SinusoidTask(shots=6).episodes(4, seed=0)).shape
+    (4, 6)
+    """
+    if not isinstance(getattr(model, "learner", None), SequenceLearner):
+        raise ValueError("online_predictions needs a MetaModel whose learner is a "
+                         f"SequenceLearner, got {type(getattr(model, 'learner', model)).__name__}."
+                         " Other learners can be scored on support prefixes through the mask.")
+    if isinstance(inputs, Episode):
+        inputs = inputs.inputs()
+    parts = []
+    for start in range(0, len(inputs[SUPPORT_X]), batch_size):
+        part = {k: v[start:start + batch_size] for k, v in inputs.items() if k != QUERY_X}
+        parts.append(ops.convert_to_numpy(_online(model, part)))
+    return np.concatenate(parts)
+
+
+def _online(model, inputs):
+    support_x = inputs[SUPPORT_X]
+    if model.encoder is not None:
+        support_x = apply_per_example(model.encoder, ops.cast(support_x, "float32"),
+                                      training=False)
+    codes = model.learner.online_codes(support_x, inputs[SUPPORT_Y], inputs[SUPPORT_MASK],
+                                       training=False)
+    batch, steps = support_x.shape[0], support_x.shape[1]
+    flat_x = ops.reshape(support_x, (batch * steps, 1, *support_x.shape[2:]))
+    flat_codes = ops.reshape(codes, (batch * steps, codes.shape[-1]))
+    y = model.predictor(flat_x, {FEATURES: flat_codes}, training=False)
+    return ops.reshape(y, (batch, steps, *y.shape[2:]))
