@@ -288,7 +288,8 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                                       f"restore the checkpoint in {self.backup_dir}.")
             with _strategy_scope(model):
                 model.build_from_config(self._state["build_config"])
-        _check_same("model", self._state["model"], _model_identity(model), self.backup_dir)
+        saved = dict(self._state["model"], config=_without_names(self._state["model"]["config"]))
+        _check_same("model", saved, _model_identity(model), self.backup_dir)
         if model.optimizer is not None and not model.optimizer.built:
             with _strategy_scope(model):
                 model.optimizer.build(model.trainable_variables)
@@ -451,12 +452,16 @@ def _model_identity(model: keras.Model) -> dict:
     }
 
 
+_VARYING = ("name", "shared_object_id", "build_config", "build_input_shape", "batch_shape",
+            "batch_input_shape")
+
+
 def _without_names(config):
     """`config` without what varies between processes and batches: layer names, shared-object
-    ids and build shapes (the weight shapes are compared instead)."""
+    ids and the shapes a model was built with, batch size included (weight shapes are
+    compared instead)."""
     if isinstance(config, dict):
-        return {k: _without_names(v) for k, v in config.items()
-                if k not in ("name", "shared_object_id", "build_config")}
+        return {k: _without_names(v) for k, v in config.items() if k not in _VARYING}
     if isinstance(config, (list, tuple)):
         return [_without_names(v) for v in config]
     return config
