@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import l2l
 from l2l.checkpoints import (
     BackupAndRestore,
     CheckpointError,
@@ -206,7 +207,7 @@ def load_unknown_custom_learner(tmp_path):
     registry = keras.saving.get_custom_objects()
     saved = registry.pop("l2l>LabLearner")  # as in a fresh process that never imported it
     try:
-        load_model(tmp_path / "lab.keras")
+        l2l.load_model(tmp_path / "lab.keras")  # = l2l.checkpoints.load_model
     finally:
         registry["l2l>LabLearner"] = saved
 
