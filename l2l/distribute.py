@@ -165,7 +165,11 @@ class MultiWorkerFitMixin:
       dimensions", tensorflow/tensorflow#72388); the logs are given that axis, of length one.
 
     Single-process strategies are untouched. Put the mixin first among the bases:
-    `class MyModel(MultiWorkerFitMixin, keras.Model)`; `l2l.models.MetaModel` has it.
+    `class MyModel(MultiWorkerFitMixin, keras.Model)`; `l2l.models.MetaModel` has it. It wraps
+    the `train_step`/`test_step` of the classes after it, so a model that defines its own
+    `train_step` takes it through a subclass: `class Distributed(MultiWorkerFitMixin, MyModel)`.
+    The first fix overrides a private Keras hook (`_maybe_symbolic_build`); if a later Keras
+    renames it, the override is simply not called.
     """
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
