@@ -18,8 +18,12 @@ class MetaModel(MultiWorkerFitMixin, keras.Model):
     """`predictor(query_x, learner(support_x, support_y, support_mask))` as a Keras model.
 
     Inputs are the dict of an `Episode` (`support_x`, `support_y`, `support_mask`, `query_x`);
-    the output is the predictor's answer for every query. Train it with `fit` on a task's
-    `dataset(...)`, evaluate it with `l2l.evaluation.evaluate`, save it as `.keras`.
+    the output is the predictor's answer for every query, in float32 under any dtype policy
+    (mixed precision included). Train it with `fit` on a task's `dataset(...)` (under a
+    `tf.distribute` strategy too, see `l2l.distribute`), evaluate it with
+    `l2l.evaluation.evaluate`, save it as `.keras`. Malformed inputs, learner outputs and
+    targets raise an error that names the problem; NaN inputs and empty support sets are
+    caught at every step (see `_assert_valid`).
 
     Args:
         learner: a `l2l.learners.Learner`.
@@ -184,7 +188,7 @@ def _check_targets(y, y_pred, predictor) -> None:
     _check_numeric("query_y", y)
     name = type(predictor).__name__
     ys, ps = tuple(y.shape), tuple(y_pred.shape)
-    if len(ps) < 2 or (ys[1] is not None and ps[1] is not None and ys[1] != ps[1]):
+    if len(ps) < 2 or len(ys) < 2 or None not in (ys[1], ps[1]) and ys[1] != ps[1]:
         raise ValueError(
             f"{name} returned predictions of shape {ps} for query_y of shape {ys}; a predictor "
             "must return one prediction per query, [B, Q] or [B, Q, outputs].")
