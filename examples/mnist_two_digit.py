@@ -7,6 +7,7 @@ number is learned in one forward pass.
     python examples/mnist_two_digit.py                      # strict protocol, 1-shot, features
     python examples/mnist_two_digit.py --learner weights --shots 5
     python examples/mnist_two_digit.py --quick              # about a minute, for a smoke test
+    python examples/mnist_two_digit.py --resume             # continue an interrupted run
 
 It prints the held-out accuracy with its 95% confidence interval, and writes to --output-dir
 the trained model (`model.keras`), `results.json`, and the figures `episodes.png` and
@@ -17,7 +18,6 @@ else downloaded.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -26,6 +26,7 @@ import time
 
 import keras
 
+from l2l.checkpoints import BackupAndRestore, atomic_path, save_model, write_json
 from l2l.datasets import load_mnist
 from l2l.evaluation import evaluate
 from l2l.presets import TWO_DIGIT_KINDS, two_digit_model
@@ -50,6 +51,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--test-episodes", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default="runs/mnist_two_digit")
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="checkpoint after every epoch here (default: OUTPUT_DIR/checkpoint)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint in --checkpoint-dir, if there is one")
     p.add_argument("--quick", action="store_true",
                    help="tiny run (2 epochs of 15 steps) to check that everything works")
     p.add_argument("--verbose", type=int, default=1, help="Keras fit verbosity (1: progress bar)")
@@ -75,31 +80,39 @@ def run(args: argparse.Namespace) -> dict:
     model = two_digit_model(args.learner, learning_rate=args.learning_rate,
                             decay_steps=args.epochs * args.steps_per_epoch)
     budget = TimeBudget(args.minutes if args.minutes is not None else float("inf"))
-    history = model.fit(
-        train.dataset(args.batch_size, seed=args.seed),
+    # Checkpoint every epoch; a killed run continues with --resume, on the same episodes.
+    backup = BackupAndRestore(
+        args.checkpoint_dir or os.path.join(args.output_dir, "checkpoint"),
+        config=_checkpoint_config(args), resume=args.resume)
+    resumed_epoch, resumed_at = backup.epoch, backup.start_batch
+    model.fit(
+        train.dataset(args.batch_size, seed=args.seed, start_batch=backup.start_batch),
         steps_per_epoch=args.steps_per_epoch,
         epochs=args.epochs,
         validation_data=validation.as_fit_data(),
-        callbacks=[budget],
+        callbacks=[budget, backup, keras.callbacks.TerminateOnNaN(raise_error=True)],
         shuffle=False,
         verbose=args.verbose,
     )
-    epochs_run = len(history.history["loss"])
+    history = backup.history  # every epoch, those before an interruption included
+    epochs_run = len(history["loss"])
     score = evaluate(model, test)
     print(f"\n{args.learner} learner, {args.protocol} protocol, {args.shots}-shot, numbers never "
           f"seen in training: {score}")
 
-    os.makedirs(args.output_dir, exist_ok=True)
-    model.save(os.path.join(args.output_dir, "model.keras"))
+    # Outputs are written only now that training and evaluation succeeded, each atomically:
+    # a failed or interrupted run never overwrites or corrupts what a previous run saved.
+    save_model(model, os.path.join(args.output_dir, "model.keras"))
     shown = test[:6]
-    save(plot_episodes(shown, model.predict(shown.inputs(), verbose=0), rows=6,
-                       title=f"held-out numbers, {args.learner} learner, {score}"),
-         os.path.join(args.output_dir, "episodes.png"))
-    save(plot_learning_curve(history.history, title=f"{args.learner} learner, "
-                             f"{args.protocol}, {args.shots}-shot"),
-         os.path.join(args.output_dir, "learning_curve.png"))
+    with atomic_path(os.path.join(args.output_dir, "episodes.png")) as tmp:
+        save(plot_episodes(shown, model.predict(shown.inputs(), verbose=0), rows=6,
+                           title=f"held-out numbers, {args.learner} learner, {score}"), tmp)
+    with atomic_path(os.path.join(args.output_dir, "learning_curve.png")) as tmp:
+        save(plot_learning_curve(history, title=f"{args.learner} learner, "
+                                 f"{args.protocol}, {args.shots}-shot"), tmp)
 
-    trained = epochs_run * args.steps_per_epoch * args.batch_size
+    trained = backup.start_batch * args.batch_size
+    trained_now = (backup.start_batch - resumed_at) * args.batch_size
     results = {
         "protocol": args.protocol, "shots": args.shots, "learner": args.learner,
         "accuracy": score.mean, "ci95": score.ci95, "test_episodes": score.episodes,
@@ -107,18 +120,26 @@ def run(args: argparse.Namespace) -> dict:
         "steps_per_epoch": args.steps_per_epoch, "batch_size": args.batch_size,
         "queries": args.queries, "learning_rate": args.learning_rate,
         "episodes_trained": trained,
-        "episodes_trained_per_second": round(trained / max(budget.elapsed, 1e-9), 1),
+        "episodes_trained_per_second": round(trained_now / max(budget.elapsed, 1e-9), 1),
+        "resumed_from_epoch": resumed_epoch or None,
         "episodes_generated_per_second": round(generation_rate(train, args.batch_size), 1),
-        "val_accuracy": [round(v, 4) for v in history.history.get("val_accuracy", [])],
+        "val_accuracy": [round(v, 4) for v in history.get("val_accuracy", [])],
         "seed": args.seed, "split_seed": SPLIT_SEED, "commit": _commit(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
         "versions": {"python": platform.python_version(), "keras": keras.__version__},
         "date": time.strftime("%Y-%m-%d"),
     }
-    with open(os.path.join(args.output_dir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    write_json(os.path.join(args.output_dir, "results.json"), results)
+    backup.delete()  # everything is saved: the checkpoint is no longer needed
     print(f"Saved the model, results.json and figures to {args.output_dir}/")
     return results
+
+
+def _checkpoint_config(args: argparse.Namespace) -> dict:
+    """The settings a checkpoint must share with the run that resumes it."""
+    keys = ("protocol", "shots", "learner", "steps_per_epoch", "batch_size", "queries",
+            "learning_rate", "seed")
+    return {k: getattr(args, k) for k in keys}
 
 
 def _commit() -> str:

@@ -6,3 +6,13 @@ stream of batched episodes, so a new task is learned in one forward pass.
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # `l2l.load_model`: Keras's load_model with clear errors (l2l.checkpoints), imported on
+    # first use so that `import l2l` stays light.
+    if name == "load_model":
+        from l2l.checkpoints import load_model
+
+        return load_model
+    raise AttributeError(f"module 'l2l' has no attribute {name!r}")

@@ -158,18 +158,33 @@ class TaskDistribution(abc.ABC):
         seed: int,
         num_batches: int | None = None,
         parallel: int | None = None,
+        start_batch: int = 0,
     ):
         """A `tf.data.Dataset` of `(inputs, query_y)` batches for `Model.fit`.
 
+        Batch `i` of the dataset is `episodes(batch_size, seed, start_batch + i)`, so a
+        training run resumed after `n` steps continues the stream with `start_batch=n` and
+        sees exactly the episodes an uninterrupted run would (see
+        `l2l.checkpoints.BackupAndRestore.start_batch`).
+
+        Under a `tf.distribute` strategy each batch is a global batch: `fit` splits it over the
+        replicas, and every worker of a multi-worker run makes the same batches and keeps its
+        own share (auto-shard policy DATA), so the episodes seen do not depend on the number
+        of devices or workers.
+
         Args:
-            batch_size: episodes per batch.
+            batch_size: episodes per batch (the global batch size under a strategy).
             seed: the stream's seed; the same seed gives the same batches in the same order.
             num_batches: length of the stream; `None` repeats forever (use `steps_per_epoch`).
             parallel: generator workers; `None` lets tf.data tune it.
+            start_batch: index of the first batch: the number of steps already trained.
         """
         import tensorflow as tf
 
-        probe = self.episodes(batch_size, seed, 0)
+        if start_batch < 0:
+            raise ValueError(f"start_batch must be >= 0 (the number of batches already used), "
+                             f"got {start_batch}.")
+        probe = self.episodes(batch_size, seed, start_batch)
         arrays = probe.inputs()
         keys = list(INPUT_KEYS)
         dtypes = [tf.as_dtype(arrays[k].dtype) for k in keys] + [tf.as_dtype(probe.query_y.dtype)]
@@ -186,11 +201,15 @@ class TaskDistribution(abc.ABC):
                 tensor.set_shape(shape)
             return dict(zip(keys, tensors[:-1], strict=True)), tensors[-1]
 
-        indices = tf.data.Dataset.range(num_batches if num_batches is not None else 2**62)
+        stop = start_batch + num_batches if num_batches is not None else 2**62
+        indices = tf.data.Dataset.range(start_batch, stop)
         calls = tf.data.AUTOTUNE if parallel is None else parallel
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
         return indices.map(generate, num_parallel_calls=calls, deterministic=True).prefetch(
             tf.data.AUTOTUNE
-        )
+        ).with_options(options)
 
     def config(self) -> dict:
         """The settings that decide which episodes this distribution draws, as JSON values.
