@@ -300,8 +300,8 @@ CASES = [
      r"needs the learner to emit 'weights'", r"Pair it with a learner that emits 'weights'"),
     (generated_weights_of_wrong_size, ValueError, r"expects inputs of size 5",
      r"set the learner's input_dim to 7"),
-    (learner_features_not_pooled, ValueError, r"features of shape \(2, 3, 1\)",
-     r"pool over the support set"),
+    (learner_features_not_pooled, ValueError, r"'features' of shape \(2, 3, 1\)",
+     r"Pool over the support set"),
     (predictor_outputs_do_not_match_targets, ValueError, r"returns 3 outputs per query but "
      r"query_y has 2", r"output_units=2"),
     (two_digit_float_images, ValueError, r"images must be uint8", r"load_mnist\(\)"),

@@ -122,5 +122,7 @@ def check_learner_output(output, learner) -> None:
     for key, (low, high) in _RANKS.items():
         if key in output and not low <= len(output[key].shape) <= high:
             want = f"rank {low}" if low == high else f"rank {low} or more"
+            fix = (" Pool over the support set (e.g. l2l.ops.masked_mean) to get one code "
+                   "per episode." if key == FEATURES else "")
             raise ValueError(f"{name} returned {key!r} of shape {tuple(output[key].shape)}; it "
-                             f"must have {want} (see l2l.learners.base).")
+                             f"must have {want} (see l2l.learners.base).{fix}")
