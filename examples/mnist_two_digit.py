@@ -47,10 +47,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=32, help="episodes per training step")
     p.add_argument("--queries", type=int, default=8, help="query images per training episode")
     p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--minutes", type=float, default=None, help="stop training after this long")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="stop training after this long, annealing the learning rate over it")
     p.add_argument("--test-episodes", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default="runs/mnist_two_digit")
+    p.add_argument("--figures-dir", default=None,
+                   help="also write the figures here as two_digit_*.png (README: images/)")
     p.add_argument("--checkpoint-dir", default=None,
                    help="checkpoint after every epoch here (default: OUTPUT_DIR/checkpoint)")
     p.add_argument("--resume", action="store_true",
@@ -77,9 +80,11 @@ def run(args: argparse.Namespace) -> dict:
     validation = task("val", 2).fixed_episodes(500, seed=args.seed)
     test = task("test", 2).fixed_episodes(args.test_episodes, seed=args.seed)
 
+    # The learning rate anneals to zero over the planned steps, or over --minutes if given.
+    timed = args.minutes is not None
     model = two_digit_model(args.learner, learning_rate=args.learning_rate,
-                            decay_steps=args.epochs * args.steps_per_epoch)
-    budget = TimeBudget(args.minutes if args.minutes is not None else float("inf"))
+                            decay_steps=None if timed else args.epochs * args.steps_per_epoch)
+    budget = TimeBudget(args.minutes if timed else float("inf"), anneal_learning_rate=timed)
     # Checkpoint every epoch; a killed run continues with --resume, on the same episodes.
     backup = BackupAndRestore(
         args.checkpoint_dir or os.path.join(args.output_dir, "checkpoint"),
@@ -104,12 +109,16 @@ def run(args: argparse.Namespace) -> dict:
     # a failed or interrupted run never overwrites or corrupts what a previous run saved.
     save_model(model, os.path.join(args.output_dir, "model.keras"))
     shown = test[:6]
-    with atomic_path(os.path.join(args.output_dir, "episodes.png")) as tmp:
-        save(plot_episodes(shown, model.predict(shown.inputs(), verbose=0), rows=6,
-                           title=f"held-out numbers, {args.learner} learner, {score}"), tmp)
-    with atomic_path(os.path.join(args.output_dir, "learning_curve.png")) as tmp:
-        save(plot_learning_curve(history, title=f"{args.learner} learner, "
-                                 f"{args.protocol}, {args.shots}-shot"), tmp)
+    predictions = model.predict(shown.inputs(), verbose=0)
+    places = [(args.output_dir, "")] + ([(args.figures_dir, "two_digit_")]
+                                        if args.figures_dir else [])
+    for folder, prefix in places:
+        with atomic_path(os.path.join(folder, f"{prefix}episodes.png")) as tmp:
+            save(plot_episodes(shown, predictions, rows=6,
+                               title=f"held-out numbers, {args.learner} learner, {score}"), tmp)
+        with atomic_path(os.path.join(folder, f"{prefix}learning_curve.png")) as tmp:
+            save(plot_learning_curve(history, title=f"{args.learner} learner, "
+                                     f"{args.protocol}, {args.shots}-shot"), tmp)
 
     trained = backup.start_batch * args.batch_size
     trained_now = (backup.start_batch - resumed_at) * args.batch_size
