@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> dict:
     for folder, prefix in places:
         with atomic_path(os.path.join(folder, f"{prefix}episodes.png")) as tmp:
             save(plot_episodes(shown, predictions, rows=6,
-                               title=f"held-out numbers, {args.learner} learner, {score}"), tmp)
+                               title=f"held-out numbers, {args.learner} learner\n{score}"), tmp)
         with atomic_path(os.path.join(folder, f"{prefix}learning_curve.png")) as tmp:
             save(plot_learning_curve(history, title=f"{args.learner} learner, "
                                      f"{args.protocol}, {args.shots}-shot"), tmp)

@@ -55,7 +55,7 @@ def plot_episodes(episodes: Episode, predictions: np.ndarray | None = None, rows
                 color = "black" if (p > 0.5) == truth else "red"
             ax.set_title(caption, fontsize=7, color=color)
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(title, fontsize=9, wrap=True)
     fig.tight_layout()
     return fig
 
@@ -75,7 +75,7 @@ def plot_learning_curve(history: dict, title: str | None = None):
         if ax.lines:
             ax.legend(fontsize=8)
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(title, fontsize=9, wrap=True)
     fig.tight_layout()
     return fig
 
