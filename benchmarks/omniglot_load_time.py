@@ -1,67 +1,57 @@
 """Time `load_omniglot`: decoding the zips (cold) against reading the decoded-array cache (warm).
 
-    L2L_DATA_DIR=/work/shared/data python benchmarks/omniglot_load_time.py
-
-Writes `benchmarks/results/omniglot_load_time.json` with the settings, the machine and the
-median of `--repeats` runs of each. Every cold run uses a fresh, empty cache folder.
+Rows: "cold" (md5 + PNG decoding + resize + cache write, into a fresh, empty cache folder each
+repeat) and "warm" (md5 + reading that cache), metric "seconds": the median over `repeats`,
+± the 95% interval of the mean over repeats (None with one repeat). Full mode: both small
+background sets at 28x28, 3 repeats, well under a minute on 2 CPU cores; quick mode: one repeat
+of `images_background_small1`. Needs Omniglot in `$L2L_DATA_DIR` (or `-o data_dir=...`).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
-from l2l.datasets import load_omniglot
+import numpy as np
+
+from benchmarks.common import PeakRSS, row
+from l2l.evaluation import mean_ci95
+
+FULL_SETS = ("images_background_small1", "images_background_small2")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+",
-                        default=["images_background_small1", "images_background_small2"])
-    parser.add_argument("--image-size", type=int, default=28)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" /
-                                             "omniglot_load_time.json"))
-    args = parser.parse_args()
+def run(quick: bool = False, seed: int = 0, *, sets: tuple[str, ...] | None = None,
+        image_size: int = 28, repeats: int | None = None, data_dir: str | None = None) -> dict:
+    """Time a cold and a warm `load_omniglot` `repeats` times."""
+    from l2l.datasets import load_omniglot
 
-    cold, warm = [], []
-    for _ in range(args.repeats):
+    sets = tuple(sets or (FULL_SETS[:1] if quick else FULL_SETS))
+    repeats = repeats or (1 if quick else 3)
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}.")
+    times: dict[str, list[float]] = {"cold": [], "warm": []}
+    memory = {}
+    for _ in range(repeats):
         with tempfile.TemporaryDirectory() as cache:
-            start = time.perf_counter()
-            data = load_omniglot(sets=tuple(args.sets), image_size=args.image_size,
-                                 cache_dir=cache)
-            cold.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            load_omniglot(sets=tuple(args.sets), image_size=args.image_size, cache_dir=cache)
-            warm.append(time.perf_counter() - start)
-    result = {
-        "command": "python benchmarks/omniglot_load_time.py " + " ".join(
-            f"--{k.replace('_', '-')} {' '.join(v) if isinstance(v, list) else v}"
-            for k, v in vars(args).items() if k != "out"),
-        "sets": args.sets,
-        "image_size": args.image_size,
-        "images": len(data),
-        "classes": data.num_classes,
-        "repeats": args.repeats,
-        "cold_seconds_median": round(statistics.median(cold), 3),
-        "warm_seconds_median": round(statistics.median(warm), 3),
-        "cold_seconds": [round(t, 3) for t in cold],
-        "warm_seconds": [round(t, 3) for t in warm],
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpus": os.cpu_count(), "python": platform.python_version()},
-        "note": "cold = md5 + PNG decoding + resize + cache write; warm = md5 + cache read. "
-                "Shared machine: other processes were running.",
+            for kind in ("cold", "warm"):
+                with PeakRSS() as memory[kind]:
+                    start = time.perf_counter()
+                    data = load_omniglot(data_dir, sets=sets, image_size=image_size,
+                                         cache_dir=cache)
+                    times[kind].append(time.perf_counter() - start)
+    settings = {"sets": list(sets), "image_size": image_size, "repeats": repeats}
+    rows = []
+    for kind, seconds in times.items():
+        ci = mean_ci95(np.asarray(seconds))[1] if len(seconds) > 1 else None
+        rows.append(row(kind, "seconds", statistics.median(seconds), ci95=ci,
+                        episodes=0, settings=settings, seed=seed, memory=memory[kind],
+                        images=len(data), classes=data.num_classes,
+                        seconds_per_repeat=[round(t, 3) for t in seconds]))
+    return {
+        "rows": rows,
+        "settings": settings | {"images": len(data), "classes": data.num_classes},
+        "notes": ["cold = md5 + PNG decoding + resize + cache write into an empty cache folder; "
+                  "warm = md5 + cache read. mean is the median over repeats; peak RSS is of "
+                  "the last repeat."],
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-
-
-if __name__ == "__main__":
-    main()
