@@ -127,7 +127,10 @@ def seconds_per_update(model, batch, repeats: int = 20) -> float:
 def _notes(rows: list[dict], minutes: float) -> list[str]:
     notes = [f"One seed, {minutes:g} training minutes per method on a shared 2-core CPU "
              "(see load_1min per row). seconds_per_update: median of 20 train_on_batch updates "
-             "after training; seconds_per_update_incl_tracing: training time / steps."]
+             "after training; seconds_per_update_incl_tracing: training time / steps.",
+             "MAML's figures are quoted from its paper, not re-run here: a different model (a "
+             "small MLP adapted by gradient steps) and training budget, so 'beats' compares "
+             "results on the same task distribution and metric, not equal compute."]
     for r in rows:
         k = r["settings"]["shots"]
         if k not in MAML_MSE:
