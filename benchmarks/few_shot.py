@@ -182,7 +182,7 @@ def plot(result: dict):
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"few-shot classification, {result['settings']['minutes_per_cell']:g} training "
-                 f"minutes per cell ({result['mode']} run; dotted: chance)", fontsize=9)
+                 f"minutes per cell\n({result['mode']} run; dotted: chance)", fontsize=9)
     fig.tight_layout()
     return fig
 
