@@ -204,3 +204,70 @@ def test_omniglot_load_time_quick_rows(omniglot_dir, tmp_path):
     assert result["settings"]["repeats"] == 1 and rows["cold"]["ci95"] is None
     assert rows["cold"]["metric"] == "seconds" and rows["cold"]["images"] > 0
     assert 0 < rows["warm"]["mean"] < rows["cold"]["mean"]  # the cache is what makes it fast
+
+
+def _quick(name, tmp_path, **options):
+    """A tiny quick run of benchmark `name` into `tmp_path`, validated from disk."""
+    episodes = tmp_path / "episodes"
+    path, result = runner.run_benchmark(name, quick=True, options=options, output=tmp_path,
+                                        episode_dir=episodes)
+    assert json.loads(path.read_text()) == result and schema.validate(result)
+    assert result["mode"] == "quick" and Path(result["plot"]).is_file()
+    return result, sorted(p.name for p in episodes.iterdir())
+
+
+def test_quick_sinusoid_scores_each_shot_count_on_stored_episodes(tmp_path):
+    result, stored = _quick("sinusoid", tmp_path, methods=("pooled",), shots=(5, 10),
+                            minutes_per_method=0.001, steps_per_epoch=1, batch_size=4,
+                            test_episodes=20, width=8, depth=1)
+    rows = result["rows"]
+    assert [(r["method"], r["settings"]["shots"]) for r in rows] == [("pooled", 5),
+                                                                     ("pooled", 10)]
+    assert all(r["metric"] == "mse" and r["episodes"] == 20 and r["mean"] > 0 for r in rows)
+    assert all(r["seconds_per_update"] > 0 and r["maml_mse"] in (1.13, 0.77) for r in rows)
+    assert result["settings"]["train_shots"] == [1, 10]
+    assert stored == ["sinusoid-10shot-q50-test-n20-seed0.h5",
+                      "sinusoid-5shot-q50-test-n20-seed0.h5"]
+    assert any("MAML's published 1.13" in n for n in result["notes"])
+    with pytest.raises(ValueError, match="Unknown method.*choose from"):
+        runner.run_benchmark("sinusoid", quick=True, options={"methods": ("maml",)},
+                             output=tmp_path)
+
+
+def test_quick_few_shot_trains_on_digits_0_4_and_tests_on_5_9(mnist_dir, tmp_path):
+    result, stored = _quick("few_shot", tmp_path, datasets=("mnist",), methods=("protonet",),
+                            minutes_per_cell=0.001, steps_per_epoch=1, batch_size=2,
+                            test_episodes=20, width=8, data_dir=mnist_dir)
+    (cell,) = result["rows"]
+    assert cell["method"] == "protonet" and cell["metric"] == "accuracy"
+    assert cell["settings"] == {"dataset": "mnist", "ways": 5, "shots": 1}
+    assert cell["episodes"] == 20 and 0.0 <= cell["mean"] <= 1.0 and cell["chance"] == 0.2
+    data = result["settings"]["data"]["mnist"]
+    assert data["train_digits"] == [0, 1, 2, 3, 4] and data["test_digits"] == [5, 6, 7, 8, 9]
+    assert stored == ["few_shot-mnist-5way-1shot-test-n20-seed0.h5"]
+
+
+def test_few_shot_omniglot_splits_are_alphabet_disjoint(omniglot_dir):
+    from benchmarks.few_shot import load
+
+    data = load("omniglot", str(Path(omniglot_dir).parent))
+    assert not set(data["train"] // 4) & set(data["test"])  # rotated class c*4+r is character c
+    assert len(data["train"]) == 4 * data["info"]["train_characters"]
+    assert data["info"]["test_characters"] == len(data["test"]) >= 20
+    with pytest.raises(ValueError, match="Unknown dataset"):
+        load("cifar")
+
+
+def test_quick_quadratic_scores_every_k_and_the_online_curve(tmp_path):
+    result, stored = _quick("quadratic", tmp_path, methods=("sequence",), max_shots=6,
+                            minutes_per_method=0.001, steps_per_epoch=1, batch_size=4,
+                            test_episodes=20, width=8, depth=1)
+    curves = {}
+    for r in result["rows"]:
+        curves.setdefault(r["method"], []).append(r["settings"]["k"])
+    assert curves == {"least-squares": [1, 2, 3, 4, 5, 6], "sequence": [1, 2, 3, 4, 5, 6],
+                      "sequence/online": [1, 2, 3, 4, 5]}
+    exact = next(r for r in result["rows"] if r["method"] == "least-squares"
+                 and r["settings"]["k"] == 6)
+    assert exact["mean"] < 1e-8  # six noise-free examples determine a 2-input quadratic
+    assert stored == ["quadratic-d2-6shot-q20-test-n20-seed0.h5"]
