@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import resource
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ import numpy as np
 from l2l.episode_store import episode_set
 from l2l.episodes import Episode
 from l2l.tasks.base import TaskDistribution
+from l2l.training import peak_rss_mb
 
 EVALUATION_SEED = 0
 """The seed of every stored evaluation set: the same episodes for every method and run."""
@@ -105,13 +104,9 @@ class PeakRSS:
             value = _status_mb("VmHWM:")
             if value is not None:
                 return round(value, 1)
-        return round(process_peak_rss_mb(), 1)
+        return round(peak_rss_mb(), 1)
 
 
-def process_peak_rss_mb() -> float:
-    """Peak resident memory of this process since it started, from `resource.getrusage`."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
 
 
 def _status_mb(field: str) -> float | None:
@@ -135,7 +130,7 @@ def row(method: str, metric: str, mean: float, *, settings: dict, seed: int,
     `rss_start_mb`); without one, the process peak is used. The 1-minute load average when the
     row was made is recorded as `load_1min`.
     """
-    peak = memory.mb if memory is not None else round(process_peak_rss_mb(), 1)
+    peak = memory.mb if memory is not None else round(peak_rss_mb(), 1)
     if memory is not None and memory.start_mb is not None:
         extra = {"rss_start_mb": memory.start_mb, **extra}
     return {

@@ -31,7 +31,7 @@ from l2l.datasets import load_mnist
 from l2l.evaluation import evaluate
 from l2l.presets import TWO_DIGIT_KINDS, two_digit_model
 from l2l.tasks import PROTOCOLS, SPLIT_SEED, TwoDigitTask
-from l2l.training import TimeBudget, generation_rate
+from l2l.training import TimeBudget, generation_rate, peak_rss_mb
 from l2l.viz import plot_episodes, plot_learning_curve, save
 
 
@@ -133,6 +133,7 @@ def run(args: argparse.Namespace) -> dict:
         "resumed_from_epoch": resumed_epoch or None,
         "episodes_generated_per_second": round(generation_rate(train, args.batch_size), 1),
         "val_accuracy": [round(v, 4) for v in history.get("val_accuracy", [])],
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "seed": args.seed, "split_seed": SPLIT_SEED, "commit": _commit(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
         "versions": {"python": platform.python_version(), "keras": keras.__version__},

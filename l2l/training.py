@@ -10,6 +10,8 @@ Example:
 from __future__ import annotations
 
 import math
+import resource
+import sys
 import time
 
 import keras
@@ -83,3 +85,9 @@ def generation_rate(task: TaskDistribution, batch_size: int, seconds: float = 2.
         task.episodes(batch_size, seed, batches)
         batches += 1
     return batches * batch_size / (time.perf_counter() - start)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process since it started, in MiB (`resource.getrusage`)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB

@@ -419,3 +419,21 @@ def test_a_run_that_fails_mid_training_keeps_the_last_checkpoint(checkpoint, tmp
     with pytest.raises(tf.errors.InvalidArgumentError, match="query_x contains NaN"):
         fit(tiny_model(), poisoned, y, epochs=2, callbacks=[backup])
     assert snapshot(folder) == before
+
+
+
+def test_load_model_imports_every_module_that_registers_an_l2l_class():
+    """A fresh process loading any l2l model must not need to import l2l modules by hand."""
+    import pathlib
+    import re
+
+    import l2l
+
+    root = pathlib.Path(l2l.__file__).parent
+    registering = {".".join(p.relative_to(root.parent).with_suffix("").parts)
+                   for p in root.rglob("*.py") if re.search(r"^@register", p.read_text(), re.M)}
+    imported = set(re.findall(r"^\s+import (l2l\.[\w.]+)", (root / "checkpoints.py").read_text(),
+                              re.M))
+    missing = sorted(m for m in registering
+                     if not any(m == i or m.startswith(i + ".") for i in imported))
+    assert not missing, f"l2l.load_model does not import {missing}"
