@@ -165,18 +165,25 @@ def plot(result: dict):
 
     rows = result["rows"]
     fig, ax = plt.subplots(figsize=(7, 4))
+    floor = np.inf
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["settings"]["k"])
         k = np.array([r["settings"]["k"] for r in mine])
         mean = np.array([r["mean"] for r in mine])
         ci = np.array([r["ci95"] for r in mine])
-        style = dict(ls="--", color="gray") if method == "least-squares" else {}
-        line, = ax.plot(k, mean, label=method, **style)
-        ax.fill_between(k, np.maximum(mean - ci, 1e-6), mean + ci, alpha=0.2,
+        if method == "least-squares":  # exact (MSE ~1e-15) from k = 6: drawn to the floor
+            ax.plot(k, mean, ls="--", color="gray", label=f"{method} (exact from k = "
+                    f"{result['settings']['exact_from_k']})")
+            continue
+        line, = ax.plot(k, mean, label=method)
+        ax.fill_between(k, np.maximum(mean - ci, 1e-12), mean + ci, alpha=0.2,
                         color=line.get_color())
+        floor = min(floor, float(np.min(mean)))
     ax.axhline(result["settings"]["predict_zero_mse"], color="k", lw=0.8, ls=":",
                label="predict zero")
     ax.set_yscale("log")
+    if np.isfinite(floor):
+        ax.set_ylim(bottom=floor / 3)
     ax.set_xlabel("examples seen k")
     ax.set_ylabel("MSE (1,000 held-out tasks)")
     ax.grid(alpha=0.3, which="both")
