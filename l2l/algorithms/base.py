@@ -223,6 +223,22 @@ class GradientMetaLearner(keras.Model):
         adapted = self.adapt(inputs, training=bool(training))
         return self.forward(adapted.params, inputs[QUERY_X], training=training)
 
+    def with_options(self, **changes) -> GradientMetaLearner:
+        """A copy with some constructor arguments changed and the same weights (uncompiled).
+
+        For instance `maml.with_options(test_steps=10, stop_tolerance=1e-3)` evaluates the
+        same meta-learned initialisation with a longer, self-stopping inner loop.
+        """
+        config = self.get_config()
+        unknown = sorted(set(changes) - set(config) - {"model"})
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no options {unknown}.")
+        copy = type(self).from_config({**config, **changes})
+        if not copy.built:
+            copy._build_for(self._example_shape)
+        copy.set_weights(self.get_weights())
+        return copy
+
     # -- compiling and saving ---------------------------------------------------------------
 
     def compile(self, optimizer="adam", loss=None, **kwargs):
