@@ -55,12 +55,37 @@ def mean_ci95(values: np.ndarray) -> tuple[float, float]:
 
 
 def per_episode_accuracy(logits: np.ndarray, query_y: np.ndarray) -> np.ndarray:
-    """Binary accuracy of each episode: logits `[B, Q]` (> 0 means 1) against `query_y`."""
+    """Accuracy of each episode, for binary or multi-class predictions.
+
+    - Binary: logits `[B, Q]` (> 0 means 1) against `query_y` `[B, Q]` of 0/1 (a trailing
+      axis of size 1 on the logits is allowed).
+    - Multi-class (`l2l.tasks.FewShotClassification`): logits `[B, Q, N]` against integer
+      class indices `query_y [B, Q]` in `0..N-1`; the prediction is the argmax.
+
+    >>> per_episode_accuracy(np.array([[[2.0, 0.1, 0.0], [0.0, 0.0, 1.0]]]),
+    ...                      np.array([[0, 1]])).tolist()
+    [0.5]
+    """
     logits, query_y = np.asarray(logits), np.asarray(query_y)
-    if logits.shape != query_y.shape:
-        raise ValueError(f"predictions {logits.shape} and targets {query_y.shape} differ in "
-                         "shape.")
-    return ((logits > 0) == (query_y > 0.5)).reshape(len(logits), -1).mean(axis=1)
+    if logits.shape == query_y.shape + (1,):
+        logits = logits[..., 0]
+    if logits.shape == query_y.shape:
+        return ((logits > 0) == (query_y > 0.5)).reshape(len(logits), -1).mean(axis=1)
+    if logits.ndim == query_y.ndim + 1 and logits.shape[:-1] == query_y.shape:
+        classes = logits.shape[-1]
+        if not np.issubdtype(query_y.dtype, np.integer):
+            if not np.array_equal(query_y, np.round(query_y)):
+                raise ValueError("Multi-class accuracy needs integer class indices as targets, "
+                                 f"got non-integer {query_y.dtype} values.")
+            query_y = query_y.astype(np.int64)
+        if query_y.size and (query_y.min() < 0 or query_y.max() >= classes):
+            raise ValueError(f"Targets must be class indices in 0..{classes - 1} for logits with "
+                             f"{classes} classes, got values {query_y.min()}..{query_y.max()}.")
+        correct = logits.argmax(axis=-1) == query_y
+        return correct.reshape(len(logits), -1).mean(axis=1)
+    raise ValueError(f"predictions {logits.shape} do not fit targets {query_y.shape}: accuracy "
+                     "needs binary logits of the targets' shape or multi-class logits "
+                     "[..., classes] with one more axis than the integer targets.")
 
 
 def per_episode_mse(predictions: np.ndarray, query_y: np.ndarray) -> np.ndarray:

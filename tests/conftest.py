@@ -37,3 +37,12 @@ def mnist_dir():
         if candidate and (Path(candidate) / "mnist" / "t10k-images-idx3-ubyte.gz").exists():
             return str(candidate)
     pytest.skip("real MNIST files not found (set L2L_DATA_DIR)")
+
+
+@pytest.fixture(scope="session")
+def omniglot_dir():
+    """The folder holding the real Omniglot images_background_small1.zip, or skip."""
+    for candidate in (os.environ.get("L2L_DATA_DIR"), SHARED_DATA):
+        if candidate and (Path(candidate) / "omniglot" / "images_background_small1.zip").exists():
+            return str(Path(candidate) / "omniglot")
+    pytest.skip("real Omniglot zips not found (set L2L_DATA_DIR)")

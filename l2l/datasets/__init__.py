@@ -2,6 +2,12 @@
 
 from l2l.datasets.idx import read_idx, write_idx
 from l2l.datasets.mnist import load_mnist
+from l2l.datasets.omniglot import (
+    Omniglot,
+    alphabet_splits,
+    character_splits,
+    load_omniglot,
+)
 from l2l.datasets.paths import (
     DATA_DIR_ENV,
     ChecksumError,
@@ -14,7 +20,11 @@ __all__ = [
     "ChecksumError",
     "CorruptDataError",
     "DataNotFoundError",
+    "Omniglot",
+    "alphabet_splits",
+    "character_splits",
     "load_mnist",
+    "load_omniglot",
     "read_idx",
     "write_idx",
 ]

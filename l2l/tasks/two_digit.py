@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from l2l.episodes import Episode
-from l2l.tasks.base import TaskDistribution, check_shots
+from l2l.tasks.base import TaskDistribution, check_shots, fraction_split
 
 SPLIT_SEED = 20170  # the recorded seed of every two-digit split (numbers, image pools, digits)
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
@@ -49,13 +49,6 @@ def _check(protocol: str, split: str | None = None) -> None:
         raise ValueError(f"Unknown protocol {protocol!r}; choose one of {PROTOCOLS}.")
     if split is not None and split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}; choose one of {SPLITS}.")
-
-
-def _fraction_split(items: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
-    items = rng.permutation(items)
-    n_train = round(SPLIT_FRACTIONS[0] * len(items))
-    n_val = round(SPLIT_FRACTIONS[1] * len(items))
-    return [np.sort(p) for p in np.split(items, [n_train, n_train + n_val])]
 
 
 def heldout_digits(seed: int = SPLIT_SEED) -> np.ndarray:
@@ -73,7 +66,7 @@ def number_splits(protocol: str = "original", seed: int = SPLIT_SEED) -> dict[st
     _check(protocol)
     numbers = np.arange(100)
     if protocol != "heldout-digits":
-        parts = _fraction_split(numbers, np.random.default_rng([seed, 0]))
+        parts = fraction_split(numbers, np.random.default_rng([seed, 0]), SPLIT_FRACTIONS)
         return dict(zip(SPLITS, parts, strict=True))
     held = heldout_digits(seed)
     novel = np.isin(numbers // 10, held) | np.isin(numbers % 10, held)
@@ -95,7 +88,7 @@ def image_pools(labels: np.ndarray, protocol: str = "original",
     if protocol == "original":
         return dict.fromkeys(SPLITS, everything)
     rng = np.random.default_rng([seed, 1])
-    parts = [_fraction_split(everything[labels == d], rng) for d in range(10)]
+    parts = [fraction_split(everything[labels == d], rng, SPLIT_FRACTIONS) for d in range(10)]
     return {s: np.sort(np.concatenate([p[i] for p in parts])) for i, s in enumerate(SPLITS)}
 
 
