@@ -4,7 +4,8 @@ Every method meta-trains the MAML paper's network (1 -> 40 -> 40 -> 1, ReLU) on 
 protocol (`l2l.tasks.SinusoidTask`) for the same number of meta-updates with the same batch of
 episodes, and is scored by `l2l.evaluation.evaluate` on the SAME held-out tasks (one fixed
 evaluation set per shot count, 100 query points per task), with a 95% confidence interval.
-Each trained model is scored with its own inner loop and again with 10 inner steps.
+Each trained model is scored with its own inner loop and again with 10 inner steps (MAML and
+the full scale-aware variant also with 10 steps under the automatic stopping rule).
 `simplemaml` (PyPI; a benchmark-only dependency, `pip install -e .[bench]`) runs in the same
 command on the same network and tasks, and its meta-trained initialisation is adapted and
 scored by the same code (one SGD step at its inner learning rate).
@@ -48,14 +49,15 @@ METHODS = {
     "reptile": (Reptile, {"inner_steps": 5}),
     "meta_sgd": (MetaSGD, {"inner_steps": 1}),
     "scale_rates": (ScaleAwareMAML, {"inner_steps": 1, "prior": None, "scaled_rates": True}),
-    "scale_quadratic": (ScaleAwareMAML, {"inner_steps": 2, "prior": "quadratic",
-                                         "scaled_rates": True}),
+    "scale_quadratic_decay": (ScaleAwareMAML, {"inner_steps": 2, "prior": "quadratic",
+                                               "scaled_rates": True, "decay_after": 3.0}),
     "scale_quartic": (ScaleAwareMAML, {"inner_steps": 2, "prior": "quartic",
                                        "scaled_rates": True}),
-    "scale_decay_autostop": (ScaleAwareMAML, {"inner_steps": 2, "prior": "quadratic",
-                                              "scaled_rates": True, "decay_after": 3.0,
-                                              "stop_tolerance": 1e-3}),
 }
+# Every trained model is scored with its own inner loop and with 10 steps; these also with 10
+# steps under the automatic stopping rule.
+AUTOSTOP = {"test_steps": EVAL_STEPS, "stop_tolerance": 1e-3}
+AUTOSTOP_METHODS = ("maml", "scale_quadratic_decay")
 
 
 def network(seed: int) -> keras.Model:
@@ -89,7 +91,8 @@ def machine() -> dict:
             "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
             "keras": keras.__version__, "tensorflow": _tf_version(),
             "load_average_at_start": list(os.getloadavg()),
-            "note": "2 CPU cores shared with other jobs; timings are noisy"}
+            "note": "a machine shared with other jobs (see load_average_at_start): "
+                    "timings are noisy"}
 
 
 def _tf_version() -> str:
@@ -120,15 +123,24 @@ def run_method(name, shots, args, test, common):
                              if k not in ("model", "name", "trainable", "dtype", "loss")},
                 "xla": bool(model.jit_compile)}
     model.jit_compile = False  # XLA pays off over thousands of updates, not 8 predict batches
+    variants = [{}, {"test_steps": EVAL_STEPS}] + ([AUTOSTOP] if name in AUTOSTOP_METHODS else [])
     rows = []
-    for steps in sorted({model.test_steps, EVAL_STEPS}):
-        scored = model if steps == model.test_steps else model.with_options(test_steps=steps)
-        score = evaluate(scored, test, "mse")
-        rows.append(row(name, shots, {**settings, "test_steps": steps}, args, score, seconds,
-                        clock.seconds_per_update()))
-        print(f"{name:22s} {shots:2d}-shot {steps:2d} steps  {score}  train {seconds:.0f}s",
-              flush=True)
+    for changes in variants:
+        scored = model.with_options(**changes) if changes else model
+        rows.append(row(name, shots, {**settings, "test_steps": scored.test_steps,
+                                      "stop_tolerance": scored.stop_tolerance},
+                        args, score(scored, test), seconds, clock.seconds_per_update()))
     return rows
+
+
+def score(model, test) -> dict:
+    """`evaluate`'s MSE and CI; episodes whose adaptation diverged are counted, not hidden."""
+    predictions = model.predict(test.inputs(), batch_size=250, verbose=0)
+    finite = np.isfinite(per_episode_mse(predictions, test.query_y))
+    result = evaluate(model, test, "mse")
+    return {"metric": result.metric, "mean": result.mean if finite.all() else None,
+            "ci95": result.ci95 if finite.all() else None, "episodes": result.episodes,
+            "diverged_episodes": int((~finite).sum())}
 
 
 def run_simplemaml(shots, args, test, common):
@@ -157,7 +169,6 @@ def run_simplemaml(shots, args, test, common):
     rows = []
     for steps in (1, EVAL_STEPS):
         scored = scorer if steps == 1 else scorer.with_options(test_steps=steps)
-        score = evaluate(scored, test, "mse")
         settings = {**common, "updates": args.simplemaml_updates,
                     "inner_learning_rate (beta)": args.inner_lr,
                     "meta_learning_rate (alpha, SGD)": args.simplemaml_meta_lr,
@@ -170,10 +181,8 @@ def run_simplemaml(shots, args, test, common):
                            "GradientTape.watch on Keras 3 variables, which TF 2.21 rejects; "
                            "the benchmark unwraps them to their tf.Variable for that call "
                            "(_keras3_tape_shim) and changes nothing else."}
-        rows.append(row("simplemaml", shots, settings, args, score, seconds,
+        rows.append(row("simplemaml", shots, settings, args, score(scored, test), seconds,
                         seconds / args.simplemaml_updates))
-        print(f"{'simplemaml':22s} {shots:2d}-shot {steps:2d} steps  {score}  train "
-              f"{seconds:.0f}s", flush=True)
     return rows
 
 
@@ -200,13 +209,17 @@ def _simplemaml_version() -> str:
     return version("simplemaml")
 
 
-def row(method, shots, settings, args, score, seconds, per_update):
-    published = PUBLISHED.get((method, shots))
-    return {"method": method, "shots": shots, "settings": settings, "seed": args.seed,
-            "metric": score.metric, "mean": score.mean, "ci95": score.ci95,
-            "episodes": score.episodes, "train_seconds": round(seconds, 2),
-            "seconds_per_update": None if per_update is None else round(per_update, 5),
-            "published_mse": published, "commit": COMMIT, "machine": MACHINE}
+def row(method, shots, settings, args, scored, seconds, per_update):
+    published = PUBLISHED.get((method, shots)) if settings.get("test_steps") == 1 else None
+    result = {"method": method, "shots": shots, "settings": settings, "seed": args.seed,
+              **scored, "train_seconds": round(seconds, 2),
+              "seconds_per_update": None if per_update is None else round(per_update, 5),
+              "published_mse": published, "commit": COMMIT, "machine": MACHINE}
+    mean = "diverged" if scored["mean"] is None else f"{scored['mean']:.4f} ± {scored['ci95']:.4f}"
+    print(f"{method:22s} {shots:2d}-shot {settings.get('test_steps')!s:>2} steps "
+          f"(stop {settings.get('stop_tolerance')})  mse {mean}  "
+          f"[{scored['diverged_episodes']} diverged]  train {seconds:.0f}s", flush=True)
+    return result
 
 
 def parse_args(argv=None):
@@ -221,8 +234,8 @@ def parse_args(argv=None):
     p.add_argument("--test-episodes", type=int, default=2000)
     p.add_argument("--inner-lr", type=float, default=0.01)
     p.add_argument("--meta-lr", type=float, default=1e-3)
-    p.add_argument("--simplemaml-updates", type=int, default=60,
-                   help="its eager per-task loop takes ~1 s per update here: 60 fit the time")
+    p.add_argument("--simplemaml-updates", type=int, default=40,
+                   help="its eager per-task loop takes 1-2 s per update here: 40 fit the time")
     p.add_argument("--simplemaml-meta-lr", type=float, default=0.01)
     p.add_argument("--no-xla", action="store_true")
     p.add_argument("--seed", type=int, default=0)
@@ -256,7 +269,7 @@ def main(argv=None) -> list[dict]:
         zero = mean_ci95(per_episode_mse(np.zeros_like(test.query_y), test.query_y))
         rows.append({"method": "predict_zero", "shots": shots, "settings": common,
                      "seed": args.seed, "metric": "mse", "mean": zero[0], "ci95": zero[1],
-                     "episodes": test.batch_size, "train_seconds": 0.0,
+                     "episodes": test.batch_size, "diverged_episodes": 0, "train_seconds": 0.0,
                      "seconds_per_update": None, "published_mse": None, "commit": COMMIT,
                      "machine": MACHINE})
         for name in args.methods:
