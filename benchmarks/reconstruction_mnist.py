@@ -135,6 +135,7 @@ def run(args, images, labels, train_rows, test_rows, per_class):
 
 def main(argv=None):
     args = parse_args(argv)
+    code_version = commit()
     images, labels = load_mnist(args.data_dir, subset="test", download=args.data_dir is None)
     labels = labels.astype("int64")
     train_rows, test_rows = fraction_split(np.arange(len(images)),
@@ -149,7 +150,7 @@ def main(argv=None):
            "total_seconds": round(time.perf_counter() - begin, 1),
            "command": "python benchmarks/reconstruction_mnist.py "
                       + " ".join(argv if argv is not None else sys.argv[1:]),
-           "commit": commit(), "machine": machine()}
+           "commit": code_version, "machine": machine()}
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:
         json.dump(out, f, indent=1)

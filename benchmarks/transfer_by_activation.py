@@ -97,7 +97,7 @@ def accuracy(model, x, y) -> float:
 
 def main(argv=None):
     args = parse_args(argv)
-    begin = time.perf_counter()
+    begin, code_version = time.perf_counter(), commit()
     images, labels = load_mnist(args.data_dir, subset="test", download=args.data_dir is None)
     labels = labels.astype("int64")
     train_rows, test_rows = fraction_split(np.arange(len(images)),
@@ -176,7 +176,7 @@ def main(argv=None):
            "total_seconds": round(time.perf_counter() - begin, 1),
            "command": "python benchmarks/transfer_by_activation.py "
                       + " ".join(argv if argv is not None else sys.argv[1:]),
-           "commit": commit(), "machine": machine()}
+           "commit": code_version, "machine": machine()}
     with open(args.output, "w") as f:
         json.dump(out, f, indent=1)
     return out
