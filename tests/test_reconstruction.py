@@ -9,7 +9,7 @@ from l2l.algorithms import MAML
 from l2l.reconstruction import ReconstructionClassifier, coordinate_mlp
 from l2l.tasks import ImageAsDataset
 
-CLASSES = [1, 4, 7]
+CLASSES = [1, 7]
 
 
 def small_model():
@@ -46,7 +46,7 @@ def held_out(data):
 def test_best_reconstruction_recognises_held_out_images(trained, held_out):
     episodes, info = held_out
     score = trained.evaluate(episodes, info["labels"])
-    assert score.mean - score.ci95 > 0.6, score  # chance is 1/3
+    assert score.mean - score.ci95 > 0.8, score  # chance is 1/2
     errors = trained.reconstruction_errors(episodes)
     own = errors[np.arange(len(errors)), np.searchsorted(CLASSES, info["labels"])]
     assert own.mean() < errors.mean()
@@ -72,8 +72,8 @@ def test_saved_classifier_loads_and_gives_the_same_errors(trained, held_out, tmp
         for a, b in zip(loaded.models[c].weights, trained.models[c].weights, strict=True):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
     inputs = episodes[:10].inputs()
-    np.testing.assert_allclose(loaded.models[4].predict(inputs, verbose=0),
-                               trained.models[4].predict(inputs, verbose=0), rtol=1e-5,
+    np.testing.assert_allclose(loaded.models[7].predict(inputs, verbose=0),
+                               trained.models[7].predict(inputs, verbose=0), rtol=1e-5,
                                atol=1e-6)
 
 
