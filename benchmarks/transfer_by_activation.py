@@ -15,7 +15,7 @@ Every method is repeated with `--repeats` different target samples and seeds; th
 the mean held-out accuracy with its 95% CI over repeats. The picture shows the incoming weights
 of the 16 units most active on the target data (kept) and the 16 least active (re-initialised).
 
-    python benchmarks/transfer_by_activation.py          # the committed result (~5 min)
+    python benchmarks/transfer_by_activation.py          # the committed result (~20 min)
     python benchmarks/transfer_by_activation.py --quick
 
 MNIST is read from $L2L_DATA_DIR (t10k images; rows split 80/20 by `fraction_split`).
