@@ -10,7 +10,7 @@ the full scale-aware variant also with 10 steps under the automatic stopping rul
 command on the same network and tasks, and its meta-trained initialisation is adapted and
 scored by the same code (one SGD step at its inner learning rate).
 
-    python benchmarks/sinusoid_algorithms.py                 # the committed result
+    python benchmarks/sinusoid_algorithms.py                 # the committed result (5-20 min)
     python benchmarks/sinusoid_algorithms.py --quick         # a smoke test, under a minute
 
 Writes `benchmarks/results/sinusoid_algorithms.json`: one row per (method, shots, inner steps)

@@ -15,7 +15,8 @@ queries with the adapted parameters. So
 Inner steps are a static Python loop (a small fixed count), so the whole step traces into one
 graph that XLA compiles (`compile(jit_compile=True)`). With `stop_tolerance`, each episode
 stops on its own once a step improved its support objective by less than the tolerance (that
-step is kept); stopped episodes stay put while the others go on, up to the step count.
+step is kept); stopped episodes stay put while the others go on, up to the step count. The
+graph always runs every step (static shapes), so stopping changes results, not compute.
 
 Example:
 
