@@ -1,0 +1,32 @@
+"""Gradient-based meta-learners over the same `Episode`s as `MetaModel`.
+
+Each wraps any Keras model, adapts a copy of its parameters per episode with a few gradient
+steps on the support set (all episodes of a batch at once), and predicts the queries with the
+adapted copy, so `predict`, `evaluate` and `l2l.evaluation.evaluate` work as for `MetaModel`.
+
+- `MAML`: learned initialisation, second order (or `first_order=True`).
+- `MetaSGD`: plus a learned inner learning rate per parameter.
+- `Reptile`: first-order; moves the initialisation towards the adapted parameters.
+- `ScaleAwareMAML`: plus a learned per-parameter scale used as a quadratic or quartic
+  regulariser around the mean and/or as per-parameter learning rates.
+
+Every one takes `stop_tolerance` for a per-episode automatic stop of the inner loop.
+"""
+
+from l2l.algorithms.base import Adaptation, GradientMetaLearner
+from l2l.algorithms.maml import MAML, MetaSGD
+from l2l.algorithms.priors import quadratic_penalty, quartic_penalty, scaled_rates
+from l2l.algorithms.reptile import Reptile
+from l2l.algorithms.scaled import ScaleAwareMAML
+
+__all__ = [
+    "MAML",
+    "Adaptation",
+    "GradientMetaLearner",
+    "MetaSGD",
+    "Reptile",
+    "ScaleAwareMAML",
+    "quadratic_penalty",
+    "quartic_penalty",
+    "scaled_rates",
+]

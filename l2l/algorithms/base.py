@@ -1,0 +1,289 @@
+"""The shared inner loop of gradient-based meta-learners, as one `keras.Model` base class.
+
+`GradientMetaLearner` wraps any built Keras model (the *predictor*: one example in, one
+prediction out). Given a batch of episodes it copies the model's trainable parameters once per
+episode (`[B, *shape]`), takes a few gradient steps on every episode's masked support loss at
+once (one gradient call for the whole batch, see `l2l.algorithms.functional`), and answers the
+queries with the adapted parameters. So
+
+- `model(inputs)` / `predict(inputs)` return adapted query predictions, and
+  `l2l.evaluation.evaluate` scores it like any `MetaModel`;
+- Keras's own `train_step` differentiates the query loss through the inner loop: that is MAML
+  (second order by default, first order with `first_order=True`). Subclasses change only how
+  a step is taken (`inner_rates`, `inner_penalty`); Reptile replaces `train_step`.
+
+Inner steps are a static Python loop (a small fixed count), so the whole step traces into one
+graph that XLA compiles (`compile(jit_compile=True)`). With `stop_tolerance`, each episode
+stops on its own once a step improved its support objective by less than the tolerance (that
+step is kept); stopped episodes stay put while the others go on, up to the step count. The
+graph always runs every step (static shapes), so stopping changes results, not compute.
+
+Example:
+
+>>> import keras
+>>> from l2l.algorithms import MAML
+>>> from l2l.tasks import SinusoidTask
+>>> net = keras.Sequential([keras.Input((1,)), keras.layers.Dense(16, activation="relu"),
+...                         keras.layers.Dense(1)])
+>>> maml = MAML(net, inner_steps=1, inner_learning_rate=0.01)
+>>> maml.compile(keras.optimizers.Adam(1e-3))
+>>> task = SinusoidTask(shots=5, queries=10)
+>>> history = maml.fit(task.dataset(8, seed=0), steps_per_epoch=3, verbose=0)
+>>> tuple(maml.predict(task.fixed_episodes(4, seed=1).inputs(), verbose=0).shape)
+(4, 10, 1)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from l2l.algorithms.functional import batched_call, per_example_loss, stack_params
+from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
+from l2l.ops import masked_mean
+from l2l.serialization import deserialize_layers, register, serialize_layers
+
+
+@dataclasses.dataclass
+class Adaptation:
+    """What the inner loop returns for a batch of `B` episodes.
+
+    Attributes:
+        params: adapted parameters, one `[B, *variable.shape]` tensor per trainable variable
+            of the wrapped model, in `model.trainable_variables` order.
+        objectives: `[B, steps]` support objective (loss + penalty) before each step.
+        steps: `[B]` number of steps each episode took (less than `steps` if it stopped).
+    """
+
+    params: list
+    objectives: object
+    steps: object
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def _positive_float(name, value):
+    if not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
+    return float(value)
+
+
+@register
+class GradientMetaLearner(keras.Model):
+    """MAML-style meta-learning of the initial parameters of `model`.
+
+    Args:
+        model: a Keras model mapping a batch of examples `[n, ...]` to predictions `[n, ...]`.
+            It is built here if it is not built yet (call it once, or give it a
+            `keras.Input`, to build it yourself).
+        loss: the task loss, a Keras loss name or function returning one value per example
+            (`"mse"`, `"binary_crossentropy"`, ...). The inner loop minimises its masked mean
+            over the support set; `compile` uses it on the queries unless given another.
+        inner_steps: gradient steps on the support set during meta-training.
+        inner_learning_rate: step size of the inner loop.
+        test_steps: steps when not training (`predict`, `evaluate`); `inner_steps` if None.
+        first_order: drop second derivatives (first-order MAML): the meta-gradient is the
+            query-loss gradient at the adapted parameters.
+        stop_tolerance: if set, an episode stops adapting once a step lowers its support
+            objective by less than this (absolute) amount.
+    """
+
+    def __init__(self, model, loss="mse", inner_steps: int = 1,
+                 inner_learning_rate: float = 0.01, test_steps: int | None = None,
+                 first_order: bool = False, stop_tolerance: float | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(model, keras.Layer):
+            raise TypeError(f"{type(self).__name__} wraps a Keras model (keras.Model or "
+                            f"keras.Layer), got {type(model).__name__}.")
+        self.model = model
+        self.task_loss = keras.losses.get(loss)
+        if self.task_loss is None:
+            raise ValueError(f"Unknown loss {loss!r}: give a Keras loss name such as 'mse' or a "
+                             "function (y_true, y_pred) -> per-example loss.")
+        self.inner_steps = _positive_int("inner_steps", inner_steps)
+        self.inner_learning_rate = _positive_float("inner_learning_rate", inner_learning_rate)
+        self.test_steps = self.inner_steps if test_steps is None else _positive_int(
+            "test_steps", test_steps)
+        self.first_order = bool(first_order)
+        if stop_tolerance is not None and (not math.isfinite(stop_tolerance)
+                                           or stop_tolerance < 0):
+            raise ValueError(f"stop_tolerance must be None or a finite number >= 0, got "
+                             f"{stop_tolerance!r}.")
+        self.stop_tolerance = stop_tolerance
+        self._example_shape = None
+        if model.built:
+            self._build_state()
+
+    # -- building ---------------------------------------------------------------------------
+
+    def build(self, input_shape):
+        """Build the wrapped model for the examples of `input_shape["support_x"]`."""
+        if isinstance(input_shape, dict) and SUPPORT_X in input_shape:
+            self._build_for(tuple(input_shape[SUPPORT_X])[2:])
+        self.built = True
+
+    def _build_for(self, example_shape):
+        self._example_shape = tuple(int(d) for d in example_shape)
+        if not self.model.built:
+            self.model.build((None, *self._example_shape))
+        if not self.built:
+            self._build_state()
+
+    def _build_state(self):
+        """Create the algorithm's own variables; the wrapped model is built when this runs."""
+        if not self.model.trainable_variables:
+            raise ValueError(f"{type(self).__name__}: the wrapped model has no trainable "
+                             "variables, so there is nothing to adapt.")
+        self.create_variables()
+        self.built = True
+
+    def create_variables(self) -> None:
+        """Hook: create per-parameter variables (learning rates, scales). None by default."""
+
+    def get_build_config(self):
+        if self._example_shape is None:
+            return None
+        return {"example_shape": list(self._example_shape)}
+
+    def build_from_config(self, config):
+        self._build_for(config["example_shape"])
+
+    # -- the inner loop ---------------------------------------------------------------------
+
+    def inner_rates(self, theta, phi) -> list:
+        """Per-parameter step sizes, each broadcastable to `[B, *shape]`. Scalar by default."""
+        return [self.inner_learning_rate] * len(phi)
+
+    def inner_penalty(self, theta, phi, support_count):
+        """Per-episode `[B]` term added to the support loss, or None (the default)."""
+        return None
+
+    def forward(self, params, x, training=False):
+        """Predictions `[B, n, ...]` of the wrapped model with per-episode `params`."""
+        return batched_call(self.model, params, self._cast_x(x), training=training)
+
+    def _cast_x(self, x):
+        x = ops.convert_to_tensor(x)
+        if keras.backend.is_float_dtype(x.dtype):
+            x = ops.cast(x, self.model.trainable_variables[0].dtype)
+        return x
+
+    def support_objective(self, theta, phi, inputs, training=False):
+        """`[B]`: masked mean support loss of every episode, plus `inner_penalty`."""
+        mask = ops.cast(inputs[SUPPORT_MASK], phi[0].dtype)
+        predictions = self.forward(phi, inputs[SUPPORT_X], training=training)
+        losses = per_example_loss(self.task_loss, inputs[SUPPORT_Y], predictions)
+        objective = masked_mean(losses, mask)
+        penalty = self.inner_penalty(theta, phi, ops.sum(mask, axis=1))
+        return objective if penalty is None else objective + penalty
+
+    def adapt(self, inputs, steps: int | None = None, training: bool = False,
+              first_order: bool | None = None) -> Adaptation:
+        """Run the inner loop on every episode of `inputs` (an Episode's `inputs()`) at once."""
+        _check_inputs(inputs, type(self).__name__)
+        if not self.built:
+            self._build_for(tuple(inputs[SUPPORT_X].shape[2:]))
+        steps = (self.inner_steps if training else self.test_steps) if steps is None else steps
+        first_order = self.first_order if first_order is None else first_order
+        inputs = {k: ops.convert_to_tensor(inputs[k]) for k in INPUT_KEYS}
+        theta = [ops.convert_to_tensor(v) for v in self.model.trainable_variables]
+        phi = stack_params(theta, ops.shape(inputs[SUPPORT_X])[0])
+        active = ops.ones_like(inputs[SUPPORT_MASK][:, 0], dtype=phi[0].dtype)
+        taken = ops.zeros_like(active)
+        objectives, previous = [], None
+        for _ in range(steps):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(phi)
+                objective = self.support_objective(theta, phi, inputs, training=training)
+                total = ops.sum(objective)
+            grads = tape.gradient(total, phi)
+            if first_order:
+                grads = [tf.stop_gradient(g) for g in grads]
+            if self.stop_tolerance is not None and previous is not None:
+                improved = ops.cast(previous - objective > self.stop_tolerance, active.dtype)
+                active = tf.stop_gradient(active * improved)
+            rates = self.inner_rates(theta, phi)
+            phi = [p - _per_episode(active, p) * r * g
+                   for p, r, g in zip(phi, rates, grads, strict=True)]
+            taken = taken + active
+            objectives.append(objective)
+            previous = objective
+        stacked = ops.stack(objectives, axis=1) if objectives else None
+        return Adaptation(phi, stacked, taken)
+
+    def call(self, inputs, training=None):
+        adapted = self.adapt(inputs, training=bool(training))
+        return self.forward(adapted.params, inputs[QUERY_X], training=training)
+
+    def with_options(self, **changes) -> GradientMetaLearner:
+        """A copy with some constructor arguments changed and the same weights (uncompiled).
+
+        For instance `maml.with_options(test_steps=10, stop_tolerance=1e-3)` evaluates the
+        same meta-learned initialisation with a longer, self-stopping inner loop.
+        """
+        config = self.get_config()
+        unknown = sorted(set(changes) - set(config) - {"model"})
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no options {unknown}.")
+        copy = type(self).from_config({**config, **changes})
+        if not copy.built:
+            copy._build_for(self._example_shape)
+        copy.set_weights(self.get_weights())
+        return copy
+
+    # -- compiling and saving ---------------------------------------------------------------
+
+    def compile(self, optimizer="adam", loss=None, **kwargs):
+        """`keras.Model.compile`; the query loss defaults to the task loss."""
+        super().compile(optimizer=optimizer, loss=self.task_loss if loss is None else loss,
+                        **kwargs)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            **serialize_layers(model=self.model),
+            "loss": keras.losses.serialize(self.task_loss),
+            "inner_steps": self.inner_steps,
+            "inner_learning_rate": self.inner_learning_rate,
+            "test_steps": self.test_steps,
+            "first_order": self.first_order,
+            "stop_tolerance": self.stop_tolerance,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = deserialize_layers(config, "model")
+        config["loss"] = keras.losses.deserialize(config["loss"])
+        return cls(**config)
+
+
+def _per_episode(values, like):
+    """`[B]` values reshaped to broadcast against `like [B, ...]`."""
+    return ops.reshape(values, (-1,) + (1,) * (len(like.shape) - 1))
+
+
+def _check_inputs(inputs, name: str) -> None:
+    if not isinstance(inputs, dict) or any(k not in inputs for k in INPUT_KEYS):
+        got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
+        raise ValueError(f"{name} expects a dict with keys {list(INPUT_KEYS)} (an Episode's "
+                         f"inputs()), got {got}.")
+    sx, sy, mask, qx = (inputs[k] for k in INPUT_KEYS)
+    if len(sx.shape) < 2 or tuple(sx.shape[2:]) != tuple(qx.shape[2:]):
+        raise ValueError(f"support_x examples {tuple(sx.shape[2:])} and query_x examples "
+                         f"{tuple(qx.shape[2:])} must have the same shape.")
+    for key, t in ((SUPPORT_Y, sy), (SUPPORT_MASK, mask)):
+        if t.shape[1] is not None and sx.shape[1] is not None and t.shape[1] != sx.shape[1]:
+            raise ValueError(f"{key} has {t.shape[1]} examples per episode but support_x has "
+                             f"{sx.shape[1]}.")
+    if len(mask.shape) != 2:
+        raise ValueError(f"support_mask must be [episodes, support], got shape "
+                         f"{tuple(mask.shape)}.")
