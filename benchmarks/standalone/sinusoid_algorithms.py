@@ -10,10 +10,11 @@ the full scale-aware variant also with 10 steps under the automatic stopping rul
 command on the same network and tasks, and its meta-trained initialisation is adapted and
 scored by the same code (one SGD step at its inner learning rate).
 
-    python benchmarks/sinusoid_algorithms.py                 # the committed result (5-20 min)
-    python benchmarks/sinusoid_algorithms.py --quick         # a smoke test, under a minute
+    python benchmarks/standalone/sinusoid_algorithms.py           # the committed result (5-20 min)
+    python benchmarks/standalone/sinusoid_algorithms.py --quick   # a smoke test, under a minute
 
-Writes `benchmarks/results/sinusoid_algorithms.json`: one row per (method, shots, inner steps)
+Writes `benchmarks/standalone/results/sinusoid_algorithms.json`: one row per (method, shots,
+inner steps)
 with method, settings, seed, metric, mean, ci95, episodes, train_seconds,
 seconds_per_update, commit and machine. Published figures (Finn et al. 2017 via Li et al.
 2017): MAML 1.13 / 0.77, Meta-SGD 0.90 / 0.53 MSE at 5 / 10 shots, after 70,000 meta-updates
@@ -282,7 +283,7 @@ def main(argv=None) -> list[dict]:
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:
         json.dump({"benchmark": "sinusoid_algorithms", "total_seconds": round(total, 1),
-                   "command": "python benchmarks/sinusoid_algorithms.py "
+                   "command": "python benchmarks/standalone/sinusoid_algorithms.py "
                               + " ".join(argv if argv is not None else sys.argv[1:]),
                    "rows": rows}, f, indent=1)
     return rows

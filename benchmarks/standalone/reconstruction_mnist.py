@@ -11,11 +11,12 @@ per digit). Baselines on the same held-out images: chance (10%), each class mode
 initialisation without adaptation (its rendered mean image), and the nearest class-mean image
 in pixel space from the same training images.
 
-    python benchmarks/reconstruction_mnist.py            # the committed result (~10 min)
-    python benchmarks/reconstruction_mnist.py --quick    # a smoke test
+    python benchmarks/standalone/reconstruction_mnist.py            # the committed result (~10 min)
+    python benchmarks/standalone/reconstruction_mnist.py --quick    # a smoke test
 
 MNIST is read from $L2L_DATA_DIR (the 10,000 t10k images; 80% train rows, 20% test rows,
-split by `fraction_split` with the seed). Writes `benchmarks/results/reconstruction_mnist.json`.
+split by `fraction_split` with the seed).
+Writes `benchmarks/standalone/results/reconstruction_mnist.json`.
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def main(argv=None):
                      "all pixels after adapting on `shots` pixels",
            "test_images": args.test_images, "seed": args.seed, "runs": runs,
            "total_seconds": round(time.perf_counter() - begin, 1),
-           "command": "python benchmarks/reconstruction_mnist.py "
+           "command": "python benchmarks/standalone/reconstruction_mnist.py "
                       + " ".join(argv if argv is not None else sys.argv[1:]),
            "commit": code_version, "machine": machine()}
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)

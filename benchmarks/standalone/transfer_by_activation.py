@@ -15,11 +15,11 @@ Every method is repeated with `--repeats` different target samples and seeds; th
 the mean held-out accuracy with its 95% CI over repeats. The picture shows the incoming weights
 of the 16 units most active on the target data (kept) and the 16 least active (re-initialised).
 
-    python benchmarks/transfer_by_activation.py          # the committed result (~20 min)
-    python benchmarks/transfer_by_activation.py --quick
+    python benchmarks/standalone/transfer_by_activation.py          # the committed result (~20 min)
+    python benchmarks/standalone/transfer_by_activation.py --quick
 
 MNIST is read from $L2L_DATA_DIR (t10k images; rows split 80/20 by `fraction_split`).
-Writes `benchmarks/results/transfer_by_activation.json` and `..._weights.png`.
+Writes `benchmarks/standalone/results/transfer_by_activation.json` and `..._weights.png`.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def main(argv=None):
            "ci": "95% normal interval over repeats (different target samples and inits)",
            "experiments": experiments, "figure": os.path.basename(figure), "seed": args.seed,
            "total_seconds": round(time.perf_counter() - begin, 1),
-           "command": "python benchmarks/transfer_by_activation.py "
+           "command": "python benchmarks/standalone/transfer_by_activation.py "
                       + " ".join(argv if argv is not None else sys.argv[1:]),
            "commit": code_version, "machine": machine()}
     with open(args.output, "w") as f:
