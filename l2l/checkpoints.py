@@ -168,7 +168,8 @@ def load_model(path: str | os.PathLike, **kwargs) -> keras.Model:
     if bad is not None:
         raise ModelFileError(f"{path} is corrupt: its member {bad!r} fails its checksum. "
                              "Restore the file from a copy or train again.")
-    import l2l.layers  # noqa: F401  (registers l2l's own classes: every module using @register)
+    import l2l.algorithms  # noqa: F401  (registers l2l's own classes: every module using @register)
+    import l2l.layers  # noqa: F401
     import l2l.learners  # noqa: F401
     import l2l.models  # noqa: F401
     import l2l.networks  # noqa: F401
