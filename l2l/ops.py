@@ -153,3 +153,25 @@ def label_size(y_shape, ways: int | None) -> int:
     if ways is not None:
         return ways
     return 1 if len(y_shape) == 2 else int(y_shape[-1])
+
+
+def encoded_vectors(encoder, x, owner, dtype, training=None):
+    """`x [B, S, ...]` through the optional per-example `encoder`, as vectors `[B, S, D]`.
+
+    Learners that read vector examples call this; `owner` names the layer in the error raised
+    when the examples are not vectors (images without an encoder, say).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from l2l.ops import encoded_vectors
+    >>> tuple(encoded_vectors(None, np.zeros((2, 3, 4)), "MyLearner", "float32").shape)
+    (2, 3, 4)
+    """
+    if encoder is not None:
+        x = apply_per_example(encoder, x, training=training)
+    if len(x.shape) != 3:
+        raise ValueError(f"{type(owner).__name__ if not isinstance(owner, str) else owner} "
+                         f"needs vector examples [B, S, D], got {tuple(x.shape)}: pass encoder= "
+                         "(or give the MetaModel one).")
+    return ops.cast(x, dtype)

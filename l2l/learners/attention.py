@@ -7,7 +7,13 @@ from keras import layers, ops
 
 from l2l.layers import AttentionBlock
 from l2l.learners.base import CONTEXT, CONTEXT_KEYS, CONTEXT_MASK, FEATURES, Learner
-from l2l.ops import apply_per_example, check_ways, label_features, masked_mean
+from l2l.ops import (
+    apply_per_example,
+    check_ways,
+    encoded_vectors,
+    label_features,
+    masked_mean,
+)
 from l2l.serialization import deserialize_layers, register, serialize_layers
 
 
@@ -61,13 +67,7 @@ class AttentionLearner(Learner):
         self.built = True  # sub-layers build on first call, once the encoder's output is known
 
     def call(self, support_x, support_y, support_mask, training=None):
-        x = support_x
-        if self.encoder is not None:
-            x = apply_per_example(self.encoder, x, training=training)
-        if len(x.shape) != 3:
-            raise ValueError(f"{type(self).__name__} needs vector examples [B, S, D], got "
-                             f"{tuple(x.shape)}: pass encoder= (or give the MetaModel one).")
-        x = ops.cast(x, self.compute_dtype)
+        x = encoded_vectors(self.encoder, support_x, self, self.compute_dtype, training)
         labels = label_features(support_y, self.ways, x.dtype)
         h = apply_per_example(self.pair_mlp, ops.concatenate([x, labels], axis=-1),
                               training=training)

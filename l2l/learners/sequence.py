@@ -18,7 +18,13 @@ from keras import layers, ops
 
 from l2l.episodes import QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y, Episode
 from l2l.learners.base import FEATURES, Learner
-from l2l.ops import apply_per_example, check_ways, label_features, label_size
+from l2l.ops import (
+    apply_per_example,
+    check_ways,
+    encoded_vectors,
+    label_features,
+    label_size,
+)
 from l2l.serialization import deserialize_layers, register, serialize_layers
 
 
@@ -107,13 +113,7 @@ class SequenceLearner(Learner):
         """`[B, S, D]`: the state after each step (a padded step repeats the one before)."""
         if not self.built:  # called directly, not through __call__, before any model call
             self(support_x, support_y, support_mask, training=training)
-        x = support_x
-        if self.encoder is not None:
-            x = apply_per_example(self.encoder, x, training=training)
-        if len(x.shape) != 3:
-            raise ValueError(f"{type(self).__name__} needs vector examples [B, S, D], got "
-                             f"{tuple(x.shape)}: pass encoder= (or give the MetaModel one).")
-        x = ops.cast(x, self.compute_dtype)
+        x = encoded_vectors(self.encoder, support_x, self, self.compute_dtype, training)
         steps = ops.concatenate([x, label_features(support_y, self.ways, x.dtype)], axis=-1)
         return self.rnn(steps, mask=ops.cast(support_mask, "bool"), training=training)
 
