@@ -27,6 +27,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                           "comma-separated; NAME. limits it to one benchmark")
     run.add_argument("--output", default=None,
                      help="folder for the JSON and picture instead of the defaults")
+    run.add_argument("--tag", default=None,
+                     help="keep this full run beside the default one: writes <name>-<tag>.json "
+                          "and benchmark_<name>-<tag>.png (e.g. a longer budget)")
     run.add_argument("--episode-dir", default=None,
                      help="folder of the stored evaluation episodes (default "
                           "$L2L_EPISODE_DIR, else benchmarks/episodes/)")
@@ -84,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     names = runner.available() if args.names == ["all"] else list(dict.fromkeys(args.names))
     for name in names:
-        runner.load(name)  # unknown names fail before anything runs
+        runner.load(name)  # unknown names and bad tags fail before anything runs
+        runner.result_stem(name, args.tag)
     options = options_for(names, args.option)
     command = "python -m benchmarks " + shlex.join(argv)
     for name in names:
@@ -92,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         path, result = runner.run_benchmark(
             name, quick=args.quick, seed=args.seed, options=options[name], output=args.output,
             command=command, episode_dir=args.episode_dir,
-            regenerate_episodes=args.regenerate_episodes)
+            regenerate_episodes=args.regenerate_episodes, tag=args.tag)
         print(f"  {len(result['rows'])} rows in {result['duration_seconds']:.0f} s -> {path}"
               + (f", {result['plot']}" if result["plot"] else ""), flush=True)
     return 0

@@ -8,6 +8,11 @@ draws the module's `plot` if it has one, and writes both atomically:
     full runs:   benchmarks/results/<name>.json   images/benchmark_<name>.png
     quick runs:  <output>/<name>.json             <output>/benchmark_<name>.png
                  (default output: runs/benchmarks-quick/; never benchmarks/results/ or images/)
+
+A `tag` keeps a second full run of the same benchmark with other options beside the default
+one: `run_benchmark("two_digit", tag="flagship", options=...)` writes
+`two_digit-flagship.json` and `benchmark_two_digit-flagship.png`, and the record says
+`"tag": "flagship"`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import os
 import pkgutil
 import platform
+import re
 import subprocess
 import time
 import types
@@ -34,6 +40,7 @@ RESULTS_DIR = ROOT / "benchmarks" / "results"
 IMAGES_DIR = ROOT / "images"
 QUICK_DIR = ROOT / "runs" / "benchmarks-quick"
 FRAMEWORK_MODULES = {"common", "readme", "runner", "schema"}
+TAG_PATTERN = re.compile(r"[a-z0-9][a-z0-9_]{0,39}")
 
 
 def available() -> list[str]:
@@ -117,9 +124,11 @@ def parse_option(kind, text: str):
 def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict | None = None,
                   output: str | os.PathLike | None = None, command: str | None = None,
                   episode_dir: str | os.PathLike | None = None,
-                  regenerate_episodes: bool = False) -> tuple[Path, dict]:
+                  regenerate_episodes: bool = False,
+                  tag: str | None = None) -> tuple[Path, dict]:
     """Run benchmark `name` and write its result; returns `(json path, result)`."""
     module = load(name)
+    stem = result_stem(name, tag)
     options = dict(options or {})
     accepted = option_defaults(module)
     unknown = sorted(set(options) - set(accepted))
@@ -137,6 +146,7 @@ def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict |
     result = {
         "schema_version": schema.SCHEMA_VERSION, "benchmark": name,
         "description": describe(module), "mode": "quick" if quick else "full", "seed": seed,
+        **({"tag": tag} if tag else {}),
         "options": _jsonable(options), "settings": _jsonable(produced.get("settings", {})),
         "notes": list(produced.get("notes", [])),
         "command": command or f"benchmarks.runner.run_benchmark({name!r}, quick={quick}, "
@@ -152,14 +162,28 @@ def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict |
     if callable(getattr(module, "plot", None)):
         from l2l.viz import save
 
-        picture = images_dir / f"benchmark_{name}.png"
+        picture = images_dir / f"benchmark_{stem}.png"
         temporary = picture.with_name(f".{picture.stem}.{os.getpid()}.tmp.png")
         save(module.plot(result), temporary)
         os.replace(temporary, picture)
         result["plot"] = _relative(picture)
-    path = results_dir / f"{name}.json"
+    path = results_dir / f"{stem}.json"
     write_json(path, result)
     return path, result
+
+
+def result_stem(name: str, tag: str | None = None) -> str:
+    """The file name (without suffix) of a result: `name`, or `name-tag` for a tagged run.
+
+    >>> result_stem("two_digit"), result_stem("two_digit", "flagship")
+    ('two_digit', 'two_digit-flagship')
+    """
+    if tag is None:
+        return name
+    if not isinstance(tag, str) or not TAG_PATTERN.fullmatch(tag):
+        raise ValueError(f"Tag {tag!r} must be 1-40 lowercase letters, digits or underscores, "
+                         "starting with a letter or digit (it becomes part of a file name).")
+    return f"{name}-{tag}"
 
 
 def write_json(path: Path, record: dict) -> None:

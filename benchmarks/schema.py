@@ -4,6 +4,8 @@ A result file is one JSON object:
 
     schema_version    int    SCHEMA_VERSION
     benchmark         str    the benchmark's name (its module in benchmarks/)
+    tag               str    optional: names a second full run with other options; the file
+                             is then <name>-<tag>.json (see `benchmarks.runner.result_stem`)
     description       str    the first line of the module's docstring
     mode              str    "full" or "quick" (quick files never go to benchmarks/results/)
     seed              int    the run's seed
@@ -89,6 +91,8 @@ def validate(result: dict) -> dict:
     if present("schema_version") and result["schema_version"] != SCHEMA_VERSION:
         problems.append(f"schema_version is {result['schema_version']}, expected "
                         f"{SCHEMA_VERSION}")
+    if "tag" in result and not (isinstance(result["tag"], str) and result["tag"]):
+        problems.append(f"tag must be a non-empty string when present, got {result['tag']!r}")
     if present("mode") and result["mode"] not in MODES:
         problems.append(f"mode is {result['mode']!r}, expected one of {MODES}")
     if present("machine"):
