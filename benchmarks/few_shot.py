@@ -19,7 +19,8 @@ Each cell (dataset, ways, shots, method) trains a fresh `classification_model(me
 budget) and is scored on `test_episodes` stored test episodes (`eval_queries` queries per
 class), the same for every method. Default: 5-way 1-shot, methods protonet, matching, pooled,
 2 datasets x 3 methods x 1.5 minutes, about 12 minutes on 2 CPU cores. Options: `-o shots=1,5`,
-`-o ways=5,20` (20-way needs Omniglot only: `-o datasets=omniglot`). Not done: the full
+`-o ways=5,20` (20-way needs Omniglot only: `-o datasets=omniglot`); the `omniglot` benchmark
+is that Omniglot 5/20-way x 1/5-shot grid. Not done: the full
 Omniglot background/evaluation sets, character-disjoint splits (the usual protocol in papers,
 easier than alphabet-disjoint), several seeds, and training to convergence (papers train for
 hours; our figures are for minutes of CPU training).
