@@ -8,6 +8,7 @@ tiny; each is trained once and shared by the tests of this module.
 import keras
 import numpy as np
 import pytest
+from eager_helper import Eager, predict_eagerly
 
 from l2l.episodes import Episode
 from l2l.evaluation import evaluate
@@ -64,8 +65,8 @@ def models(data):
         if kind not in cache:
             keras.utils.set_random_seed(0)
             model = _model(kind)
-            before = evaluate(_Eager(model), test) if kind in STARTS_AT_CHANCE else None
-            _predict(model, test[:2])  # build every weight, trained or not
+            before = evaluate(Eager(model), test) if kind in STARTS_AT_CHANCE else None
+            predict_eagerly(model, test[:2])  # build every weight, trained or not
             if kind in STEPS:
                 model.fit(data("train").dataset(16, seed=0), steps_per_epoch=STEPS[kind],
                           epochs=1, verbose=0)
@@ -75,24 +76,10 @@ def models(data):
     return get
 
 
-def _predict(model, episode):
-    return np.asarray(model(episode.inputs(), training=False))
-
-
-class _Eager:
-    """`model` for `evaluate`, predicting eagerly: no `predict` function to trace."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def predict(self, inputs, batch_size=None, verbose=0):
-        return np.asarray(self.model(inputs, training=False))
-
-
 @pytest.mark.parametrize("kind", sorted(STEPS))
 def test_learner_beats_chance_on_held_out_classes(kind, models):
     model, before, test = models(kind)
-    after = evaluate(_Eager(model), test)
+    after = evaluate(Eager(model), test)
     assert after.mean - after.ci95 > 1 / WAYS + 0.2, (kind, before, after)
     if kind in STARTS_AT_CHANCE:  # learning, not a lucky random encoder, is what lifts them
         assert after.mean > before.mean + 0.15, (kind, before, after)
@@ -101,7 +88,7 @@ def test_learner_beats_chance_on_held_out_classes(kind, models):
 @pytest.mark.parametrize("kind", CLASSIFICATION_KINDS)
 def test_logits_have_one_column_per_class(kind, models):
     model, _, test = models(kind)
-    assert _predict(model, test[:4]).shape == (4, test.query_size, WAYS)
+    assert predict_eagerly(model, test[:4]).shape == (4, test.query_size, WAYS)
 
 
 @pytest.mark.parametrize("kind", [k for k in CLASSIFICATION_KINDS if k != "sequence"])
@@ -111,7 +98,7 @@ def test_support_order_does_not_matter(kind, models):
     order = np.random.default_rng(0).permutation(episode.support_size)
     shuffled = Episode(episode.support_x[:, order], episode.support_y[:, order],
                        episode.query_x, episode.query_y, episode.support_mask[:, order])
-    np.testing.assert_allclose(_predict(model, shuffled), _predict(model, episode),
+    np.testing.assert_allclose(predict_eagerly(model, shuffled), predict_eagerly(model, episode),
                                rtol=1e-4, atol=1e-4)
 
 
@@ -128,7 +115,7 @@ def test_padding_content_changes_nothing(kind, models):
                  episode.support_x),
         np.where(pad, rng.integers(0, WAYS, pad.shape), episode.support_y).astype("int32"),
         episode.query_x, episode.query_y, episode.support_mask)
-    np.testing.assert_allclose(_predict(model, garbage), _predict(model, episode),
+    np.testing.assert_allclose(predict_eagerly(model, garbage), predict_eagerly(model, episode),
                                rtol=1e-4, atol=1e-4)
 
 
@@ -137,7 +124,7 @@ def test_fewer_ways_than_built_never_predict_an_absent_class(kind, data):
     """A 5-way model on 3-way episodes: classes 3 and 4 have no support example."""
     keras.utils.set_random_seed(0)
     model = _model(kind, ways=5)
-    predicted = _predict(model, data("test", ways=3).episodes(8, seed=0)).argmax(-1)
+    predicted = predict_eagerly(model, data("test", ways=3).episodes(8, seed=0)).argmax(-1)
     assert predicted.max() < 3
 
 
@@ -148,7 +135,8 @@ def test_saved_model_loads_and_predicts_identically(kind, models, tmp_path):
     model.save(tmp_path / f"{kind}.keras")
     loaded = keras.models.load_model(tmp_path / f"{kind}.keras")
     assert type(loaded.learner) is type(model.learner)
-    np.testing.assert_allclose(_predict(loaded, episode), _predict(model, episode), atol=1e-5)
+    np.testing.assert_allclose(predict_eagerly(loaded, episode), predict_eagerly(model, episode),
+                               atol=1e-5)
 
 
 @pytest.mark.parametrize("learner", [PrototypeHeadGenerator, VersaHeadGenerator,

@@ -7,6 +7,7 @@ the tests of this module. Held-out tasks are the tasks' evaluation stream (new f
 import keras
 import numpy as np
 import pytest
+from eager_helper import Eager, predict_eagerly
 
 from l2l.episodes import Episode
 from l2l.evaluation import evaluate
@@ -46,24 +47,10 @@ def trained():
     return get
 
 
-def _predict(model, episode):
-    return np.asarray(model(episode.inputs(), training=False))
-
-
-class _Eager:
-    """`model` for `evaluate`, predicting eagerly: no `predict` function to trace."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def predict(self, inputs, batch_size=None, verbose=0):
-        return np.asarray(self.model(inputs, training=False))
-
-
 @pytest.mark.parametrize("kind", REGRESSION_KINDS)
 def test_learner_beats_predicting_zero_on_held_out_tasks(kind, trained):
     model, test = trained(kind)
-    score = evaluate(_Eager(model), test, metric="mse")
+    score = evaluate(Eager(model), test, metric="mse")
     zero = float(np.mean(test.query_y ** 2))  # the task mean is zero: the trivial baseline
     assert score.mean + score.ci95 < 0.6 * zero, (kind, score, zero)
 
@@ -75,7 +62,7 @@ def test_support_order_does_not_matter(kind, trained):
     order = np.random.default_rng(0).permutation(episode.support_size)
     shuffled = Episode(episode.support_x[:, order], episode.support_y[:, order],
                        episode.query_x, episode.query_y, episode.support_mask[:, order])
-    np.testing.assert_allclose(_predict(model, shuffled), _predict(model, episode),
+    np.testing.assert_allclose(predict_eagerly(model, shuffled), predict_eagerly(model, episode),
                                rtol=1e-4, atol=1e-4)
 
 
@@ -89,7 +76,7 @@ def test_padding_content_changes_nothing(kind, trained):
     garbage = Episode(np.where(pad, noise, episode.support_x),
                       np.where(pad, -noise[..., :1], episode.support_y),
                       episode.query_x, episode.query_y, episode.support_mask)
-    np.testing.assert_allclose(_predict(model, garbage), _predict(model, episode),
+    np.testing.assert_allclose(predict_eagerly(model, garbage), predict_eagerly(model, episode),
                                rtol=1e-4, atol=1e-4)
 
 
@@ -100,7 +87,7 @@ def test_sequence_learner_reads_the_support_set_in_order(trained):
     order = np.r_[np.arange(real)[::-1], np.arange(real, episode.support_size)]
     reversed_ = Episode(episode.support_x[:, order], episode.support_y[:, order],
                         episode.query_x, episode.query_y, episode.support_mask[:, order])
-    assert np.abs(_predict(model, reversed_) - _predict(model, episode)).max() > 1e-3
+    assert np.abs(predict_eagerly(model, reversed_) - predict_eagerly(model, episode)).max() > 1e-3
 
 
 def test_sequence_learner_skips_padded_steps_anywhere(trained):
@@ -113,7 +100,7 @@ def test_sequence_learner_skips_padded_steps_anywhere(trained):
         np.concatenate([episode.support_y[:, :2], gap[..., :1], episode.support_y[:, 2:]], 1),
         episode.query_x, episode.query_y,
         np.concatenate([np.ones((8, 2)), np.zeros((8, 3)), np.ones((8, 4))], 1).astype("f4"))
-    np.testing.assert_allclose(_predict(model, padded), _predict(model, episode),
+    np.testing.assert_allclose(predict_eagerly(model, padded), predict_eagerly(model, episode),
                                rtol=1e-4, atol=1e-5)
     real = padded.support_mask[0] > 0
     np.testing.assert_allclose(online_predictions(model, padded)[:, real],
@@ -149,7 +136,8 @@ def test_saved_model_loads_and_predicts_identically(kind, trained, tmp_path):
     model.save(tmp_path / f"{kind}.keras")
     loaded = keras.models.load_model(tmp_path / f"{kind}.keras")
     assert type(loaded.learner) is type(model.learner)
-    np.testing.assert_allclose(_predict(loaded, episode), _predict(model, episode), atol=1e-5)
+    np.testing.assert_allclose(predict_eagerly(loaded, episode), predict_eagerly(model, episode),
+                               atol=1e-5)
 
 
 def test_unknown_kind_is_named():
