@@ -37,6 +37,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                      help="replace stored evaluation sets that are stale or corrupt instead of "
                           "stopping with an error")
 
+    plot = commands.add_parser("plot", help="redraw the pictures of stored results (after a "
+                                "change to a module's plot function), without running anything")
+    plot.add_argument("names", nargs="*", metavar="NAME", help="benchmark names (default: all)")
+    plot.add_argument("--results", default=str(runner.RESULTS_DIR))
     readme = commands.add_parser("readme", help="regenerate README's Results section")
     readme.add_argument("--readme", default=str(runner.ROOT / "README.md"))
     readme.add_argument("--results", default=str(runner.RESULTS_DIR))
@@ -79,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             for key, default in runner.option_defaults(module).items():
                 kind = kinds[key].__name__ if isinstance(kinds[key], type) else str(kinds[key])
                 print(f"    -o {key}=...  ({kind}, default {default!r})")
+        return 0
+    if args.command == "plot":
+        for path in runner.redraw(args.results, args.names):
+            print(f"Redrew {path}")
         return 0
     if args.command == "readme":
         from benchmarks import readme

@@ -160,16 +160,39 @@ def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict |
     }
     schema.validate(result)
     if callable(getattr(module, "plot", None)):
-        from l2l.viz import save
-
-        picture = images_dir / f"benchmark_{stem}.png"
-        temporary = picture.with_name(f".{picture.stem}.{os.getpid()}.tmp.png")
-        save(module.plot(result), temporary)
-        os.replace(temporary, picture)
-        result["plot"] = _relative(picture)
+        result["plot"] = _relative(draw(module, result, images_dir / f"benchmark_{stem}.png"))
     path = results_dir / f"{stem}.json"
     write_json(path, result)
     return path, result
+
+
+def draw(module: ModuleType, result: dict, picture: Path) -> Path:
+    """Save `module.plot(result)` to `picture` atomically; returns `picture`."""
+    from l2l.viz import save
+
+    temporary = picture.with_name(f".{picture.stem}.{os.getpid()}.tmp.png")
+    save(module.plot(result), temporary)
+    os.replace(temporary, picture)
+    return picture
+
+
+def redraw(results_dir: str | os.PathLike = RESULTS_DIR,
+           names: list[str] | None = None) -> list[Path]:
+    """Redraw the pictures of the stored results (of `names`, default all) from their JSON.
+
+    For a change to a module's `plot`: the picture is a function of the result alone, so no
+    benchmark runs again. Results without a picture, or whose module has no `plot`, are skipped.
+    """
+    from benchmarks.readme import load_results
+
+    drawn = []
+    for result in load_results(results_dir):
+        if names and result["benchmark"] not in names or not result["plot"]:
+            continue
+        module = load(result["benchmark"])
+        if callable(getattr(module, "plot", None)):
+            drawn.append(draw(module, result, ROOT / result["plot"]))
+    return drawn
 
 
 def result_stem(name: str, tag: str | None = None) -> str:

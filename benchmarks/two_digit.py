@@ -126,15 +126,15 @@ def plot(result: dict):
         offset = x - 0.4 + width * (i + 0.5)
         left.bar(offset, mean, width, yerr=ci, capsize=3, label=kind)
         right.bar(offset, [np.nan if s is None else s for s in seconds], width, label=kind)
-        for xo, s, c in zip(offset, seconds, cells, strict=True):
-            if s is None and c in by_cell:
-                right.text(xo, 0.02 * budget, "not\nreached", ha="center", va="bottom",
-                           fontsize=6)
+        missed = [xo for xo, s, c in zip(offset, seconds, cells, strict=True)
+                  if s is None and c in by_cell]
+        right.plot(missed, [0.03 * budget] * len(missed), "x", color=f"C{i}", ms=6)
     labels = [f"{p}\n{k}-shot" for p, k in cells]
     target = rows[0].get("target", TARGET)
     left.axhline(50, color="gray", lw=0.8, ls=":", label="chance")
     left.set_ylabel("test accuracy, unseen numbers (%)")
     right.set_ylabel(f"training seconds to {100 * target:.0f}% val. accuracy")
+    right.set_title(f"x: not reached within the {budget:g} s budget", fontsize=8)
     for ax in (left, right):
         ax.set_xticks(x, labels, fontsize=8)
         ax.set_xlim(-0.5, len(cells) - 0.5)
@@ -176,6 +176,14 @@ def summarize(result: dict) -> str:
         lines.append(f"| `{protocol}` | {k} | " + " | ".join(entries) + " |")
     s = result["settings"]
     lines.append("")
+    best = [max((r for r in rows if (r["settings"]["protocol"], r["settings"]["shots"]) == c),
+                key=lambda r: r["mean"])["method"] for c in cells]
+    reached = sum(r.get("time_to_target_seconds") is not None for r in rows)
+    lines.append("")
+    lines.append("Best kind per cell: " + ", ".join(
+        f"{kind} {best.count(kind)}" for kind in kinds if best.count(kind))
+        + f" (of {len(cells)}); {target} validation accuracy reached in {reached} of "
+        f"{len(rows)} cells within the budget.")
     lines.append(f"Test accuracy on {s['test_episodes']} stored episodes of numbers never seen in "
                  f"training (2 queries each), after {s['minutes_per_cell']:g} minutes of "
                  f"training per cell (batch {s['batch_size']}, {s['train_queries']} queries); "
