@@ -305,7 +305,7 @@ def accuracy_bars(rows: list[dict], group, label, *, chance: float | None, title
     groups = list(dict.fromkeys(group(r) for r in rows))
     labels = list(dict.fromkeys(label(r) for r in rows))
     width = 0.8 / len(labels)
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 + 0.45 * len(labels) * len(groups)), 3.6))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.0 + 0.4 * len(labels) * len(groups)) + 2.4, 3.8))
     x = np.arange(len(groups))
     for i, name in enumerate(labels):
         by = {group(r): r for r in rows if label(r) == name}
@@ -320,7 +320,7 @@ def accuracy_bars(rows: list[dict], group, label, *, chance: float | None, title
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig

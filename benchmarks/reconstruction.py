@@ -22,7 +22,7 @@ Rows, for each `train_images_per_class` (10 images per digit, and "all", about 8
   (1/ways) is a setting. Reconstruction rows carry paired differences with both baselines
   (`vs_nearest_class_mean`, `vs_initialisation_only`: per-image correctness, same images).
 
-Budget: 2 training sets x 10 digits x 300 meta-updates plus scoring, about 4 minutes on 2 CPU
+Budget: 2 training sets x 10 digits x 300 meta-updates plus scoring, about 5 minutes on 2 CPU
 cores (quick: 3 digits, 10 images each, 10 meta-updates, 30 test images). Not done: several
 seeds, longer meta-training, more shown pixels, the 60,000 training images.
 """
@@ -215,10 +215,10 @@ def plot(result: dict):
     """Accuracy (95% CI) per training-set size: reconstruction and the two baselines."""
     s = result["settings"]
     return accuracy_bars(
-        result["rows"], lambda r: f"{r['settings']['train_images_per_class']} per digit",
-        _label, chance=s["chance"], xlabel="training images",
-        title=f"recognition as reconstruction, MNIST {s['ways']}-way, {s['shots']} pixels "
-              f"shown, {s['steps']} meta-updates per digit\n({result['mode']} run, "
+        result["rows"], lambda r: str(r["settings"]["train_images_per_class"]),
+        _label, chance=s["chance"], xlabel="training images per digit",
+        title=f"recognition as reconstruction, MNIST {s['ways']}-way\n{s['shots']} pixels "
+              f"shown, {s['steps']} meta-updates per digit ({result['mode']} run,\n"
               f"{s['test_images']} held-out images; dotted: chance)")
 
 

@@ -25,7 +25,7 @@ training and target samples come from the 80%, scoring from the 20%.
 
 Budget: the standalone script ran 10 repeats (about 21 minutes on this shared 2-core CPU);
 the default here is 5 repeats (2 target sizes x 6 methods x 5 repeats = 60 trainings), about
-8-12 minutes; each repeat is the same as the script's, so `-o repeats=10` gives its
+8 minutes; each repeat is the same as the script's, so `-o repeats=10` gives its
 experiment (about twice as long). Quick mode: 1 source epoch, 10 images per digit, 30 target
 steps, 2 repeats. Not done: several source seeds, deeper networks, other source/target splits.
 """
@@ -213,8 +213,8 @@ def plot(result: dict):
     """Held-out accuracy (95% CI over repeats) per method, one cluster per target size."""
     s = result["settings"]
     return accuracy_bars(
-        result["rows"], lambda r: f"{r['settings']['target_images_per_digit']} per digit",
-        lambda r: r["method"], chance=s["chance"], xlabel="target training images",
+        result["rows"], lambda r: str(r["settings"]["target_images_per_digit"]),
+        lambda r: r["method"], chance=s["chance"], xlabel="target training images per digit",
         title=f"transfer by activation, MNIST 0-4 -> 5-9, {s['repeats']} repeats\n"
               f"({result['mode']} run, {s['test_images']} held-out images; dotted: chance)")
 
