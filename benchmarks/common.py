@@ -8,6 +8,10 @@
 - `row(...)`: one result row in the format of `benchmarks.schema.ROW_FIELDS`.
 - `train_and_evaluate(model, train, test, ...)`: `fit` for a wall-clock budget, validating each
   epoch and noting when validation first reaches a target, then the score on the test set.
+- `mnist_split(data_dir)`: the 10,000 MNIST t10k images cut 80/20 into train and test rows.
+- `paired_difference(values, baseline)` and `verdict(...)`: a method against its baseline on
+  the same scored items, and the plain sentence saying whether it beats it.
+- `accuracy_bars(rows, group, label, ...)`: a bar chart of accuracies with their 95% CIs.
 """
 
 from __future__ import annotations
@@ -236,3 +240,87 @@ def device() -> str:
         details = tf.config.experimental.get_device_details(gpu)
         names.append(details.get("device_name", gpu.name))
     return ", ".join(names)
+
+
+def mnist_split(data_dir: str | None = None,
+                fractions: tuple[float, float] = (0.8, 0.2)) -> tuple[np.ndarray, ...]:
+    """`(images, labels, train_rows, test_rows)`: the MNIST t10k images (`load_mnist`), labels
+    as int64, and their rows cut by `fraction_split` with `EVALUATION_SEED`, so the held-out
+    rows are the same in every run whatever its `--seed`."""
+    from l2l.datasets import load_mnist
+    from l2l.tasks.base import fraction_split
+
+    images, labels = load_mnist(data_dir)
+    train_rows, test_rows = fraction_split(np.arange(len(images)),
+                                           np.random.default_rng(EVALUATION_SEED), fractions)
+    return images, labels.astype("int64"), train_rows, test_rows
+
+
+def paired_difference(values, baseline) -> dict:
+    """`{"difference", "ci95", "pairs"}`: mean of `values - baseline` over matched pairs.
+
+    The pairs are the same scored item under two methods (one test image, or one repeat with
+    the same target sample and initialisation seed), so the interval is that of the paired
+    differences: much tighter than comparing two separate intervals.
+
+    >>> paired_difference([1, 1, 0, 1], [1, 0, 0, 1])
+    {'difference': 0.25, 'ci95': 0.489991, 'pairs': 4}
+    """
+    from l2l.evaluation import mean_ci95
+
+    values, baseline = np.asarray(values, "float64"), np.asarray(baseline, "float64")
+    if values.shape != baseline.shape or values.ndim != 1 or values.size == 0:
+        raise ValueError(f"paired_difference needs two equally long 1-D sequences of scores, "
+                         f"got shapes {values.shape} and {baseline.shape}.")
+    difference, ci = mean_ci95(values - baseline)
+    return {"difference": round(difference, 6), "ci95": round(ci, 6), "pairs": int(values.size)}
+
+
+def verdict(method: str, baseline: str, comparison: dict, unit: str = "points") -> str:
+    """A plain sentence on a `paired_difference` of accuracies (shown in percentage points).
+
+    A method beats its baseline only when the whole 95% interval of the paired difference is
+    above zero; it is worse when the whole interval is below zero.
+
+    >>> verdict("ft", "scratch", {"difference": 0.004, "ci95": 0.01, "pairs": 10})
+    'ft does not beat scratch (+0.4 ± 1.0 points, paired over 10)'
+    """
+    d, ci = 100 * comparison["difference"], 100 * comparison["ci95"]
+    if d - ci > 0:
+        verb = "beats"
+    elif d + ci < 0:
+        verb = "is worse than"
+    else:
+        verb = "does not beat"
+    return f"{method} {verb} {baseline} ({d:+.1f} ± {ci:.1f} {unit}, paired over " \
+           f"{comparison['pairs']})"
+
+
+def accuracy_bars(rows: list[dict], group, label, *, chance: float | None, title: str,
+                  xlabel: str = ""):
+    """A bar chart of accuracy (95% CI) per row: one cluster per `group(row)`, one bar colour
+    per `label(row)`, chance as a dotted line. Returns the matplotlib Figure."""
+    import matplotlib.pyplot as plt
+
+    groups = list(dict.fromkeys(group(r) for r in rows))
+    labels = list(dict.fromkeys(label(r) for r in rows))
+    width = 0.8 / len(labels)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.0 + 0.4 * len(labels) * len(groups)) + 2.4, 3.8))
+    x = np.arange(len(groups))
+    for i, name in enumerate(labels):
+        by = {group(r): r for r in rows if label(r) == name}
+        ax.bar(x - 0.4 + width * (i + 0.5),
+               [100 * by[g]["mean"] if g in by else np.nan for g in groups], width,
+               yerr=[100 * (by[g]["ci95"] or 0) if g in by else 0 for g in groups],
+               capsize=3, label=name)
+    if chance is not None:
+        ax.axhline(100 * chance, color="gray", ls=":", lw=1, label="chance")
+    ax.set_xticks(x, [str(g) for g in groups], fontsize=8)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
