@@ -38,7 +38,7 @@ from l2l.tasks import ImageAsDataset
 from l2l.tasks.base import fraction_split
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sinusoid_algorithms import commit, machine  # noqa: E402
+from provenance import commit, machine  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -48,7 +48,7 @@ from l2l.transfer import (
 from l2l.viz import save
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sinusoid_algorithms import commit, machine  # noqa: E402
+from provenance import commit, machine  # noqa: E402
 
 SOURCE, TARGET = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
 FRACTIONS = (0.25, 0.5, 0.75)
