@@ -53,12 +53,13 @@ def test_quick_run_scores_learners_and_algorithms_on_the_same_episodes(tmp_path)
 
 
 class _Predictions:
-    """A stand-in model whose predictions are NaN/inf on some episodes."""
+    """A stand-in model whose predictions are NaN, inf or finite but huge on some episodes."""
 
     def __init__(self, test, bad):
         self.predictions = np.zeros_like(test.query_y)
         self.predictions[bad[0]] = np.nan
-        self.predictions[bad[1:], 0] = np.inf
+        self.predictions[bad[1], 0] = np.inf
+        self.predictions[bad[2:], 0] = 1e20
 
     def predict(self, inputs, batch_size=None, verbose=0):
         return self.predictions
