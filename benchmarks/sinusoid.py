@@ -459,7 +459,8 @@ def plot(result: dict):
             ax.axhline(MAML_MSE[k], color=f"C{i}", ls="--", lw=0.9,
                        label=f"MAML published, {k} shots ({MAML_MSE[k]})")
     ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel(f"test MSE ({result['settings']['test_episodes']:,} tasks)")
+    ax.set_yscale("log")  # from learners' ~0.03 to diverging inner loops' tens
+    ax.set_ylabel(f"test MSE ({result['settings']['test_episodes']:,} tasks, log scale)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7)
     minutes = result["settings"]["minutes_per_method"]
