@@ -230,7 +230,7 @@ def test_quick_sinusoid_scores_each_shot_count_on_stored_episodes(tmp_path):
                       "sinusoid-5shot-q50-test-n20-seed0.h5"]
     assert any("MAML's published 1.13" in n for n in result["notes"])
     with pytest.raises(ValueError, match="Unknown method.*choose from"):
-        runner.run_benchmark("sinusoid", quick=True, options={"methods": ("maml",)},
+        runner.run_benchmark("sinusoid", quick=True, options={"methods": ("mamll",)},
                              output=tmp_path)
 
 
