@@ -175,15 +175,15 @@ def summarize(result: dict) -> str:
             entries.append(f"{format_value('accuracy', r['mean'], r['ci95'])} ({target} {when})")
         lines.append(f"| `{protocol}` | {k} | " + " | ".join(entries) + " |")
     s = result["settings"]
-    lines.append("")
     best = [max((r for r in rows if (r["settings"]["protocol"], r["settings"]["shots"]) == c),
                 key=lambda r: r["mean"])["method"] for c in cells]
     reached = sum(r.get("time_to_target_seconds") is not None for r in rows)
     lines.append("")
-    lines.append("Best kind per cell: " + ", ".join(
+    lines.append("Highest mean accuracy per cell: " + ", ".join(
         f"{kind} {best.count(kind)}" for kind in kinds if best.count(kind))
         + f" (of {len(cells)}); {target} validation accuracy reached in {reached} of "
         f"{len(rows)} cells within the budget.")
+    lines.append("")
     lines.append(f"Test accuracy on {s['test_episodes']} stored episodes of numbers never seen in "
                  f"training (2 queries each), after {s['minutes_per_cell']:g} minutes of "
                  f"training per cell (batch {s['batch_size']}, {s['train_queries']} queries); "
