@@ -3,7 +3,9 @@
     python -m benchmarks list
     python -m benchmarks run two_digit throughput            # full: benchmarks/results/, images/
     python -m benchmarks run throughput --quick              # seconds: runs/benchmarks-quick/
-    python -m benchmarks run two_digit -o protocols=original,strict,heldout-digits -o shots=1
+    python -m benchmarks run two_digit -o protocols=strict -o shots=1   # options: see `list`
+    python -m benchmarks run two_digit --tag flagship -o minutes_per_cell=14  # a 2nd full run
+    python -m benchmarks plot two_digit                      # redraw pictures from the JSON
     python -m benchmarks readme                              # README's Results section
 
 Adding a benchmark is adding one module `benchmarks/<name>.py`:
