@@ -16,6 +16,10 @@ episodes x 8 queries per step, MNIST from `-o data_dir=...` / $L2L_DATA_DIR) it 
 3. row `example --quick`, metric "peak_rss_mb": the peak resident memory of
    `examples/mnist_two_digit.py --quick` run as a subprocess (must stay under 2 GB).
 
+The `jit=off/float32` row measures what `throughput`'s `train/features` row at batch 32 does, on
+purpose: each option is compared with a baseline timed the same way (its own worker process,
+the same batches, the same epochs), never with a figure from another run.
+
 Full mode (20 steps x 3 timed epochs, all four configurations, the example run) takes about
 15 minutes on 2 shared CPU cores; quick mode (2 steps x 1 epoch, float32 without XLA only, no
 example run) about a minute, mostly TensorFlow starting in the workers.
