@@ -172,7 +172,7 @@ def time_to_target_callback(target: float, monitor: str, clock, lower_is_better:
     return TimeToTarget()
 
 
-def train_and_evaluate(model, train_data, test: Episode, *, minutes: float,
+def train_and_evaluate(model, train_data, test: Episode | None, *, minutes: float,
                        steps_per_epoch: int, validation: Episode | None = None,
                        metric: str = "accuracy", target: float | None = None,
                        max_epochs: int = 100_000, anneal: bool = False) -> dict:
@@ -185,6 +185,9 @@ def train_and_evaluate(model, train_data, test: Episode, *, minutes: float,
     compilation of the first step: what a user waits for.
 
     With `anneal`, the learning rate follows a cosine to zero over the time budget.
+
+    With `test=None` nothing is scored (`mean`, `ci95` None, `episodes` 0): for a caller that
+    scores the model its own way afterwards.
 
     Returns `mean`, `ci95`, `episodes` (test), `train_seconds`, `epochs`, `steps`,
     `time_to_target_seconds`, `time_to_target_epoch` and `val_curve` (per-epoch validation
@@ -204,9 +207,11 @@ def train_and_evaluate(model, train_data, test: Episode, *, minutes: float,
                         validation_data=validation.as_fit_data() if validation else None,
                         callbacks=callbacks, shuffle=False, verbose=0)
     epochs = len(history.history["loss"])
-    score = evaluate(model, test, metric=metric)
+    score = evaluate(model, test, metric=metric) if test is not None else None
     return {
-        "mean": score.mean, "ci95": score.ci95, "episodes": score.episodes,
+        "mean": None if score is None else score.mean,
+        "ci95": None if score is None else score.ci95,
+        "episodes": 0 if score is None else score.episodes,
         "train_seconds": budget.elapsed, "epochs": epochs,
         "steps": int(model.optimizer.iterations.numpy()),
         "time_to_target_seconds": reach.seconds if reach else None,
