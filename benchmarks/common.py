@@ -26,7 +26,7 @@ import numpy as np
 from l2l.episode_store import episode_set
 from l2l.episodes import Episode
 from l2l.tasks.base import TaskDistribution
-from l2l.training import peak_rss_mb
+from l2l.training.measure import peak_rss_mb
 
 EVALUATION_SEED = 0
 """The seed of every stored evaluation set: the same episodes for every method and run."""

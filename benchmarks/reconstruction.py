@@ -6,7 +6,7 @@ images on images of its digit only, each image a task whose support set is `shot
 its 784 pixels and whose `queries` = 200 other pixels are scored (`l2l.tasks.ImageAsDataset`).
 A held-out image is shown to all ten as the same 100 pixels; the digit whose model, after
 `test_steps` inner steps, reconstructs all 784 pixels with the lowest MSE is the answer
-(`l2l.reconstruction.ReconstructionClassifier`); its softmax temperature is calibrated on
+(`l2l.systems.reconstruction.ReconstructionClassifier`); its softmax temperature is calibrated on
 `calibration_images` training images (it changes the NLL, not the accuracy).
 
 Data: the 10,000 MNIST t10k images (`l2l.datasets.load_mnist`), rows cut 80/20 into train and
@@ -74,7 +74,7 @@ def run(quick: bool = False, seed: int = 0, *, ways: int | None = None,
 
     from l2l.algorithms import MAML
     from l2l.evaluation import mean_ci95
-    from l2l.reconstruction import ReconstructionClassifier, coordinate_mlp
+    from l2l.systems.reconstruction import ReconstructionClassifier, coordinate_mlp
     from l2l.tasks import ImageAsDataset
 
     ways = ways if ways is not None else (2 if quick else 10)

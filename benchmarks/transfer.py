@@ -10,7 +10,7 @@ until at least `target_steps` = 300 steps) and scored on the same held-out image
 - `fine_tune`: every hidden unit kept, a new 5-way head;
 - `activation_keep_25`/`_50`/`_75`: the 25/50/75% of hidden units most active on the target
   training images keep their incoming weights, the others and the head are re-initialised
-  (`l2l.transfer.transfer_with_masks`);
+  (`l2l.systems.transfer.transfer_with_masks`);
 - `activation_above_mean`: the units whose mean activation exceeds the layer's mean are kept.
 
 Every method is repeated `repeats` times; repeat r draws its own target sample and uses the
@@ -86,7 +86,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     import keras
 
     from l2l.evaluation import mean_ci95
-    from l2l.transfer import (
+    from l2l.systems.transfer import (
         fine_tune_copy,
         hidden_activations,
         kept_units,
@@ -192,7 +192,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         "train_seconds is a method's training time summed over repeats; peak memory is per "
         "target size (its rows share one measurement).",
         "The picture of kept and re-initialised unit weights is drawn by "
-        "l2l.transfer.plot_unit_weights; this benchmark's picture is accuracy per method.",
+        "l2l.systems.transfer.plot_unit_weights; this benchmark's picture is accuracy per method.",
     ]
     return {"rows": rows, "settings": {
         "methods": methods, "target_images_per_digit": sizes, "repeats": repeats,

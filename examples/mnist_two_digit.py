@@ -26,12 +26,19 @@ import time
 
 import keras
 
-from l2l.checkpoints import BackupAndRestore, atomic_path, save_model, write_json
 from l2l.datasets import load_mnist
 from l2l.evaluation import evaluate
 from l2l.presets import TWO_DIGIT_KINDS, two_digit_model
 from l2l.tasks import PROTOCOLS, SPLIT_SEED, TwoDigitTask
-from l2l.training import TimeBudget, generation_rate, peak_rss_mb
+from l2l.training import (
+    BackupAndRestore,
+    TimeBudget,
+    atomic_path,
+    generation_rate,
+    peak_rss_mb,
+    save_model,
+    write_json,
+)
 from l2l.viz import plot_episodes, plot_learning_curve, save
 
 

@@ -9,10 +9,10 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # `l2l.load_model`: Keras's load_model with clear errors (l2l.checkpoints), imported on
-    # first use so that `import l2l` stays light.
+    # `l2l.load_model`: Keras's load_model with clear errors (l2l.training.model_files),
+    # imported on first use so that `import l2l` stays light.
     if name == "load_model":
-        from l2l.checkpoints import load_model
+        from l2l.training.model_files import load_model
 
         return load_model
     raise AttributeError(f"module 'l2l' has no attribute {name!r}")

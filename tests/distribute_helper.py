@@ -4,7 +4,7 @@
     TF_CONFIG=... python tests/distribute_helper.py worker OUT_DIR    # one multi-worker worker
 
 Every run trains the same tiny MetaModel on the same sinusoid episodes from the same seed
-(global batch 16, 3 epochs of 5 steps) with `l2l.checkpoints.BackupAndRestore` writing to
+(global batch 16, 3 epochs of 5 steps) with `l2l.training.BackupAndRestore` writing to
 OUT_DIR/ckpt-<run>, and writes OUT_DIR/<run>.npz: its per-epoch losses and final weights.
 `mirrored` splits the CPU into two logical devices (before TensorFlow starts, hence a fresh
 process), then trains under `MirroredStrategy` over both and once more on one device.
@@ -18,7 +18,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from l2l.distribute import logical_cpu_devices, strategy_from_env  # noqa: E402
+from l2l.training.distribute import logical_cpu_devices, strategy_from_env  # noqa: E402
 
 BATCH, STEPS, EPOCHS = 16, 5, 3
 
@@ -27,12 +27,12 @@ def train(strategy, out_dir: str, name: str, checkpoint_name: str | None = None)
     import keras
     import numpy as np
 
-    from l2l.checkpoints import BackupAndRestore
-    from l2l.distribute import replica_batch_size
     from l2l.learners import PooledLearner
     from l2l.models import MetaModel
     from l2l.predictors import ConditionedPredictor
     from l2l.tasks import SinusoidTask
+    from l2l.training import BackupAndRestore
+    from l2l.training.distribute import replica_batch_size
 
     keras.utils.set_random_seed(0)
     with strategy.scope():
@@ -58,7 +58,7 @@ def main(mode: str, out_dir: str) -> None:
         train(tf.distribute.MirroredStrategy(devices), out_dir, "mirrored")
         train(tf.distribute.get_strategy(), out_dir, "single")
     else:
-        from l2l.distribute import cluster_spec
+        from l2l.training.distribute import cluster_spec
 
         _, index, _ = cluster_spec()
         # Both workers are given one checkpoint folder, as on a shared file system.

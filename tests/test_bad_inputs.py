@@ -7,9 +7,9 @@ problem and a pattern for the fix, both searched in the message. Where the check
 - data files: `l2l.datasets` (missing data offline, checksums, truncated or corrupt files);
 - models: `l2l.models.MetaModel` (input keys, dtypes, empty support sets and NaN at fit time,
   learner/predictor/target shapes), `l2l.predictors` (learner output the predictor needs);
-- saved models and checkpoints: `l2l.checkpoints` (unknown custom classes, damaged files,
+- saved models and checkpoints: `l2l.training` (unknown custom classes, damaged files,
   resuming another model or configuration, a second run on one checkpoint folder);
-- distribution: `l2l.distribute` (malformed TF_CONFIG, uneven global batch, late devices).
+- distribution: `l2l.training.distribute` (malformed TF_CONFIG, uneven global batch, late devices).
 """
 
 from __future__ import annotations
@@ -26,17 +26,8 @@ import pytest
 import tensorflow as tf
 
 import l2l
-from l2l.checkpoints import (
-    BackupAndRestore,
-    CheckpointError,
-    ModelFileError,
-    atomic_path,
-    load_model,
-    save_model,
-)
 from l2l.datasets import ChecksumError, CorruptDataError, DataNotFoundError, load_mnist
 from l2l.datasets.idx import read_idx, write_idx
-from l2l.distribute import cluster_spec, logical_cpu_devices, replica_batch_size
 from l2l.episodes import Episode
 from l2l.learners import DenseWeightGenerator, Learner, PooledLearner
 from l2l.models import MetaModel
@@ -44,6 +35,15 @@ from l2l.predictors import ConditionedPredictor, GeneratedDensePredictor
 from l2l.serialization import register
 from l2l.tasks import FewShotClassification, SinusoidTask, TwoDigitTask
 from l2l.tasks.base import check_shots
+from l2l.training import (
+    BackupAndRestore,
+    CheckpointError,
+    ModelFileError,
+    atomic_path,
+    load_model,
+    save_model,
+)
+from l2l.training.distribute import cluster_spec, logical_cpu_devices, replica_batch_size
 
 SINE = SinusoidTask(shots=3, queries=4)
 
@@ -207,7 +207,7 @@ def load_unknown_custom_learner(tmp_path):
     registry = keras.saving.get_custom_objects()
     saved = registry.pop("l2l>LabLearner")  # as in a fresh process that never imported it
     try:
-        l2l.load_model(tmp_path / "lab.keras")  # = l2l.checkpoints.load_model
+        l2l.load_model(tmp_path / "lab.keras")  # = l2l.training.load_model
     finally:
         registry["l2l>LabLearner"] = saved
 
@@ -267,7 +267,7 @@ def damaged_checkpoint_state(tmp_path):
 
 
 def second_run_on_one_checkpoint_folder(tmp_path):
-    from l2l import checkpoints
+    from l2l.training import checkpoints
 
     first = BackupAndRestore(tmp_path)
     first.set_model(tiny_model())
@@ -432,8 +432,8 @@ def test_load_model_imports_every_module_that_registers_an_l2l_class():
     root = pathlib.Path(l2l.__file__).parent
     registering = {".".join(p.relative_to(root.parent).with_suffix("").parts)
                    for p in root.rglob("*.py") if re.search(r"^@register", p.read_text(), re.M)}
-    imported = set(re.findall(r"^\s+import (l2l\.[\w.]+)", (root / "checkpoints.py").read_text(),
-                              re.M))
+    loader = root / "training" / "model_files.py"
+    imported = set(re.findall(r"^\s+import (l2l\.[\w.]+)", loader.read_text(), re.M))
     missing = sorted(m for m in registering
                      if not any(m == i or m.startswith(i + ".") for i in imported))
     assert not missing, f"l2l.load_model does not import {missing}"

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from l2l.distribute import is_chief
+from l2l.training.distribute import is_chief
 
 HELPER = Path(__file__).with_name("distribute_helper.py")
 RTOL, ATOL = 1e-5, 1e-6

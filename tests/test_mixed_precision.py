@@ -10,13 +10,13 @@ import keras
 import numpy as np
 import pytest
 
-from l2l.checkpoints import load_model
 from l2l.learners import DenseWeightGenerator, PooledLearner
 from l2l.models import MetaModel
 from l2l.networks import conv_encoder
 from l2l.predictors import ConditionedPredictor, GeneratedDensePredictor
 from l2l.presets import compile_binary
 from l2l.tasks import SinusoidTask, TwoDigitTask
+from l2l.training import load_model
 
 PAIRS = {
     "features": lambda enc: MetaModel(PooledLearner(code_dim=8, units=(8,)),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from l2l.algorithms import MAML
-from l2l.reconstruction import ReconstructionClassifier, coordinate_mlp
+from l2l.systems.reconstruction import ReconstructionClassifier, coordinate_mlp
 from l2l.tasks import ImageAsDataset
 
 CLASSES = [1, 7]

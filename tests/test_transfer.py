@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from l2l.transfer import (
+from l2l.systems.transfer import (
     fine_tune_copy,
     hidden_activations,
     kept_units,

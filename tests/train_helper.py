@@ -5,7 +5,7 @@
 
 Trains a small MetaModel on sinusoid episodes with `keras.utils.set_random_seed` and
 `tf.config.experimental.enable_op_determinism()`, optionally with
-`l2l.checkpoints.BackupAndRestore`, and writes the final weights and the per-epoch history to
+`l2l.training.BackupAndRestore`, and writes the final weights and the per-epoch history to
 OUT.npz. It prints `epoch E` after every epoch. `--stall-at` and `--stall-saving` make it print
 `stalled` and sleep at a chosen moment (mid-epoch, or between writing a checkpoint's weights
 and moving them into place) so that the test can kill it there with a real SIGKILL.
@@ -31,12 +31,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import l2l.checkpoints  # noqa: E402
-from l2l.checkpoints import BackupAndRestore  # noqa: E402
+import l2l.training.atomic  # noqa: E402
 from l2l.learners import PooledLearner  # noqa: E402
 from l2l.models import MetaModel  # noqa: E402
 from l2l.predictors import ConditionedPredictor  # noqa: E402
 from l2l.tasks import SinusoidTask  # noqa: E402
+from l2l.training import BackupAndRestore  # noqa: E402
 
 EPOCHS, STEPS, BATCH = 3, 4, 8
 TIMEOUT = 240
@@ -138,7 +138,7 @@ def main(argv=None) -> None:
                 stall()
             replace(src, dst)
 
-        l2l.checkpoints.os.replace = stalling_replace
+        l2l.training.atomic.os.replace = stalling_replace
 
     keras.utils.set_random_seed(args.seed)
     tf.config.experimental.enable_op_determinism()

@@ -20,7 +20,7 @@ Typical use (MNIST, 10 classes, 100 pixels shown):
 The decision rule itself, on given reconstruction errors:
 
 >>> import numpy as np
->>> from l2l.reconstruction import ReconstructionClassifier
+>>> from l2l.systems.reconstruction import ReconstructionClassifier
 >>> classifier = ReconstructionClassifier(classes=[3, 7], temperature=0.01)
 >>> errors = np.array([[0.02, 0.05], [0.06, 0.03]])
 >>> classifier.predict(None, errors=errors).tolist()

@@ -10,7 +10,7 @@ network trains on the (small) target data. `fine_tune_copy` (keep every unit) an
 Example:
 
 >>> import numpy as np, keras
->>> from l2l.transfer import mlp, transfer_by_activation
+>>> from l2l.systems.transfer import mlp, transfer_by_activation
 >>> keras.utils.set_random_seed(0)
 >>> source = mlp((4,), units=(6,), classes=3)
 >>> x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
@@ -46,7 +46,7 @@ def mlp(input_shape: Sequence[int], units: Sequence[int] = (256,), classes: int 
 def _dense_layers(model: keras.Model) -> list:
     if not isinstance(model, keras.Sequential) or not model.built:
         raise ValueError("Transfer by activation works on a built keras.Sequential MLP (see "
-                         f"l2l.transfer.mlp), got {type(model).__name__}"
+                         f"l2l.systems.transfer.mlp), got {type(model).__name__}"
                          f"{'' if getattr(model, 'built', False) else ' (not built)'}.")
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     others = [layer for layer in model.layers if not isinstance(

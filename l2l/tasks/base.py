@@ -165,7 +165,7 @@ class TaskDistribution(abc.ABC):
         Batch `i` of the dataset is `episodes(batch_size, seed, start_batch + i)`, so a
         training run resumed after `n` steps continues the stream with `start_batch=n` and
         sees exactly the episodes an uninterrupted run would (see
-        `l2l.checkpoints.BackupAndRestore.start_batch`).
+        `l2l.training.BackupAndRestore.start_batch`).
 
         Under a `tf.distribute` strategy each batch is a global batch: `fit` splits it over the
         replicas, and every worker of a multi-worker run makes the same batches and keeps its

@@ -1,8 +1,8 @@
-"""Training helpers around `Model.fit`: a wall-clock budget and throughput measurement.
+"""A wall-clock budget for `Model.fit`: stop (and optionally anneal the learning rate) on time.
 
 Example:
 
->>> from l2l.training import TimeBudget
+>>> from l2l.training.budget import TimeBudget
 >>> TimeBudget(minutes=15).budget_seconds
 900.0
 """
@@ -10,13 +10,9 @@ Example:
 from __future__ import annotations
 
 import math
-import resource
-import sys
 import time
 
 import keras
-
-from l2l.tasks.base import TaskDistribution
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -75,19 +71,3 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._tick()
-
-
-def generation_rate(task: TaskDistribution, batch_size: int, seconds: float = 2.0,
-                    seed: int = 0) -> float:
-    """Episodes per second that `task` generates on one worker (numpy, no tf.data)."""
-    start, batches = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
-        task.episodes(batch_size, seed, batches)
-        batches += 1
-    return batches * batch_size / (time.perf_counter() - start)
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process since it started, in MiB (`resource.getrusage`)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB

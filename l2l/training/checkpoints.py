@@ -1,13 +1,8 @@
-"""Never lose a run: atomic saves, resumable training, and models that load with clear errors.
+"""Resumable training: a `BackupAndRestore` callback that is safe to kill and exact on resume.
 
-- `atomic_path(path)`: write a file beside `path`, then move it into place in one step, so a
-  crash or kill mid-write leaves the previous file untouched (and never a half-written one).
-  `write_json` and `save_model` use it.
-- `load_model(path)`: `keras.models.load_model` with errors that say what is wrong: a missing
-  or damaged file, or a custom learner/predictor class this process does not know.
-- `BackupAndRestore`: Keras's callback of that name, made safe to kill at any moment (atomic
-  checkpoints), resumable to the exact episode (`start_batch`), and refusing to resume from a
-  checkpoint of a different model or configuration.
+Keras's callback of that name, made safe to kill at any moment (atomic checkpoints, see
+`l2l.training.atomic`), resumable to the exact episode (`start_batch`), and refusing to
+resume from a checkpoint of a different model or configuration.
 
 Resuming a run after a crash, `kill -9` or preemption is running the same script again:
 
@@ -21,21 +16,10 @@ its beginning, so a mid-epoch checkpoint could not be resumed exactly).
 
 Example:
 
->>> import os, tempfile
->>> from l2l.checkpoints import atomic_path, write_json
->>> path = os.path.join(tempfile.mkdtemp(), "results.json")
->>> write_json(path, {"accuracy": 0.9})
->>> try:
-...     with atomic_path(path) as tmp:
-...         with open(tmp, "w") as f:
-...             _ = f.write('{"accuracy": ')
-...         raise KeyboardInterrupt     # interrupted mid-save
-... except KeyboardInterrupt:
-...     pass
->>> open(path).read()                    # the previous file, intact
-'{\\n  "accuracy": 0.9\\n}\\n'
->>> sorted(os.listdir(os.path.dirname(path)))   # and no temporary file left behind
-['results.json']
+>>> import tempfile
+>>> from l2l.training.checkpoints import BackupAndRestore
+>>> BackupAndRestore(tempfile.mkdtemp()).start_batch     # a fresh folder: nothing to resume
+0
 """
 
 from __future__ import annotations
@@ -46,13 +30,12 @@ import os
 import shutil
 import tempfile
 import time
-import zipfile
-from collections.abc import Iterator
 
 import keras
 
+from l2l.training.atomic import TMP_PREFIX, atomic_path, write_json
+
 STATE_FILE = "checkpoint.json"
-_TMP_PREFIX = ".tmp-"
 _LOCK_FILE = ".lock"
 _FORMAT = 1
 _HELD_LOCKS: dict = {}  # lock file -> open handle, for the folders this process trains in
@@ -60,158 +43,6 @@ _HELD_LOCKS: dict = {}  # lock file -> open handle, for the folders this process
 
 class CheckpointError(ValueError):
     """A checkpoint cannot be used: of another model or configuration, damaged, or in use."""
-
-
-class ModelFileError(ValueError):
-    """A saved model cannot be loaded: damaged file, or a class this process does not know."""
-
-
-# --------------------------------------------------------------------------- atomic files
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[str]:
-    """Yield a temporary path beside `path`; on success move it onto `path` in one step.
-
-    The temporary file keeps `path`'s name as a suffix (Keras and matplotlib read the format
-    from it). If the block raises, or the process dies, `path` is untouched; the temporary
-    file is removed (or, after `kill -9`, left as a hidden `.tmp-*` file that is never read).
-    The data is flushed to disk (`fsync`) before the move.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix="-" + os.path.basename(path),
-                               dir=folder)
-    os.close(fd)
-    try:
-        yield tmp
-        os.chmod(tmp, _file_mode(path))  # mkstemp makes it private; give it the usual mode
-        _fsync(tmp)
-        os.replace(tmp, path)
-        _fsync_dir(folder)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-
-
-def write_json(path: str | os.PathLike, obj) -> None:
-    """Write `obj` as indented JSON to `path`, atomically (see `atomic_path`)."""
-    text = json.dumps(obj, indent=2) + "\n"
-    with atomic_path(path) as tmp, open(tmp, "w") as f:
-        f.write(text)
-
-
-def save_model(model: keras.Model, path: str | os.PathLike) -> None:
-    """`model.save(path)`, atomically: an interrupted or failed save keeps the old file."""
-    if not os.fspath(path).endswith(".keras"):
-        raise ValueError(f"save_model writes the .keras format; name the file *.keras, got "
-                         f"{os.fspath(path)!r}.")
-    with atomic_path(path) as tmp:
-        model.save(tmp)
-
-
-def _file_mode(path: str) -> int:
-    """The mode of the file being replaced, or what `open(path, "w")` would give a new one."""
-    with contextlib.suppress(FileNotFoundError):
-        return os.stat(path).st_mode & 0o7777
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _fsync(path: str) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(folder: str) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# --------------------------------------------------------------------------- loading models
-
-
-def load_model(path: str | os.PathLike, **kwargs) -> keras.Model:
-    """`keras.models.load_model(path, **kwargs)` with errors that name the problem and the fix.
-
-    l2l's own layers are always known. A model holding a custom class (your own learner, say)
-    needs that class registered before loading: import the module that defines it (its
-    `@l2l.serialization.register` decorator registers it), or pass
-    `custom_objects={"package>Name": cls}`.
-
-    Raises:
-        FileNotFoundError: nothing at `path`.
-        ModelFileError: `path` is not a readable `.keras` file (truncated, corrupt), or the
-            model uses a class this process does not know (named in the message).
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No saved model at {path}: check the path (models are saved "
-                                "with model.save('name.keras') or l2l.checkpoints.save_model).")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-            config = json.loads(archive.read("config.json"))
-    except (zipfile.BadZipFile, KeyError, OSError, json.JSONDecodeError, EOFError) as e:
-        raise ModelFileError(
-            f"{path} is not a readable .keras model ({type(e).__name__}: {e}): the file is "
-            "truncated or corrupt, e.g. written by a save that was interrupted. Restore it "
-            "from a copy or train again; l2l.checkpoints.save_model writes atomically, so a "
-            "file it wrote is always complete.") from None
-    if bad is not None:
-        raise ModelFileError(f"{path} is corrupt: its member {bad!r} fails its checksum. "
-                             "Restore the file from a copy or train again.")
-    import l2l.algorithms  # noqa: F401  (registers l2l's own classes: every module using @register)
-    import l2l.layers  # noqa: F401
-    import l2l.learners  # noqa: F401
-    import l2l.models  # noqa: F401
-    import l2l.networks  # noqa: F401
-    import l2l.predictors  # noqa: F401
-
-    unknown = _unknown_classes(config, kwargs.get("custom_objects") or {})
-    if unknown:
-        lines = [f"  - {name} (registered as {reg!r}{f', defined in {mod}' if mod else ''})"
-                 for name, reg, mod in unknown]
-        raise ModelFileError(
-            f"{path} uses custom class(es) that this process does not know:\n"
-            + "\n".join(lines)
-            + "\nImport the module that defines each class before loading (its "
-            "@l2l.serialization.register or @keras.saving.register_keras_serializable "
-            "decorator registers it), or pass custom_objects={'<registered name>': cls}.")
-    return keras.models.load_model(path, **kwargs)
-
-
-def _unknown_classes(config, custom_objects) -> list[tuple[str, str, str | None]]:
-    """`(class_name, registered_name, module)` of every object in `config` Keras cannot find."""
-    found, stack = [], [config]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        stack.extend(node.values())
-        name, registered = node.get("class_name"), node.get("registered_name")
-        if not isinstance(name, str) or "config" not in node or not registered:
-            continue
-        if "module" in node and str(node.get("module") or "").startswith("keras"):
-            continue
-        if registered in custom_objects or name in custom_objects:
-            continue
-        if keras.saving.get_registered_object(registered) is None:
-            found.append((name, registered, node.get("module")))
-    return sorted(set(found))
-
-
-# --------------------------------------------------------------------------- resumable fit
 
 
 class BackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -374,7 +205,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise CheckpointError(
                 f"{path} is not a readable l2l checkpoint ({type(e).__name__}: {e}); it was "
-                f"not written by l2l.checkpoints.BackupAndRestore, or was edited. Delete "
+                f"not written by l2l.training.BackupAndRestore, or was edited. Delete "
                 f"{self.backup_dir} to start afresh.") from None
         if state.get("format") != _FORMAT:
             raise CheckpointError(f"{path} has checkpoint format {state.get('format')!r}; this "
@@ -427,11 +258,11 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
 
 
 def _is_ours(name: str) -> bool:
-    return name.endswith(".weights.h5") and (name.startswith(("epoch-", _TMP_PREFIX)))
+    return name.endswith(".weights.h5") and (name.startswith(("epoch-", TMP_PREFIX)))
 
 
 def _is_chief() -> bool:
-    from l2l.distribute import is_chief
+    from l2l.training.distribute import is_chief
 
     return is_chief()
 

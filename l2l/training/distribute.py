@@ -19,7 +19,7 @@ logical CPU devices for testing all of this on one CPU. See docs/scaling.md.
 
 Example:
 
->>> from l2l.distribute import cluster_spec
+>>> from l2l.training.distribute import cluster_spec
 >>> cluster_spec({})        # no TF_CONFIG: a single process
 (None, None, 1)
 """
