@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from benchmarks import runner, schema
+from l2l.training.atomic import write_text
 
 START = "<!-- results:start -->"
 END = "<!-- results:end -->"
@@ -135,7 +136,5 @@ def update_readme(readme: str | os.PathLike, results_dir: str | os.PathLike) -> 
                          "missing one or remove both.")
     else:
         new = text.rstrip("\n") + f"\n\n## Results\n\n{section}\n"
-    temporary = readme.with_name(f".{readme.name}.{os.getpid()}.tmp")
-    temporary.write_text(new)
-    os.replace(temporary, readme)
+    write_text(readme, new)
     return readme

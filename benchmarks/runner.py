@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime
 import importlib
 import inspect
-import json
 import os
 import pkgutil
 import platform
@@ -34,6 +33,7 @@ from types import ModuleType
 
 from benchmarks import schema
 from benchmarks.common import episode_store
+from l2l.training import atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -170,9 +170,7 @@ def draw(module: ModuleType, result: dict, picture: Path) -> Path:
     """Save `module.plot(result)` to `picture` atomically; returns `picture`."""
     from l2l.viz import save
 
-    temporary = picture.with_name(f".{picture.stem}.{os.getpid()}.tmp.png")
-    save(module.plot(result), temporary)
-    os.replace(temporary, picture)
+    save(module.plot(result), picture)
     return picture
 
 
@@ -212,14 +210,7 @@ def result_stem(name: str, tag: str | None = None) -> str:
 def write_json(path: Path, record: dict) -> None:
     """Validate `record`, then write it to `path` atomically."""
     schema.validate(record)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    atomic.write_json(path, record, allow_nan=False)
 
 
 def machine() -> dict:

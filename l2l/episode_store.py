@@ -60,7 +60,6 @@ import datetime
 import hashlib
 import json
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +68,7 @@ import l2l
 from l2l.datasets.paths import CorruptDataError
 from l2l.episodes import Episode
 from l2l.tasks.base import EVALUATION_CHUNK, TaskDistribution
+from l2l.training.atomic import atomic_path
 
 FORMAT_VERSION = 1
 FIELDS = tuple(f.name for f in dataclasses.fields(Episode))
@@ -139,33 +139,23 @@ def content_fingerprint(episodes: Episode) -> str:
 
 
 def save_episode_set(path: str | os.PathLike, episodes: Episode, info: EpisodeSetInfo) -> None:
-    """Write `episodes` and `info` to `path` atomically (temporary file, then `os.replace`)."""
+    """Write `episodes` and `info` to `path` atomically (`l2l.training.atomic.atomic_path`)."""
     import h5py
 
     if episodes.batch_size != info.num_episodes:
         raise ValueError(f"info says {info.num_episodes} episodes but the Episode holds "
                          f"{episodes.batch_size}.")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with h5py.File(temporary, "w") as f:
-            for name in FIELDS:
-                array = getattr(episodes, name)
-                f.create_dataset(name, data=array, compression="gzip", compression_opts=4,
-                                 shuffle=array.itemsize > 1)
-            attrs = {**dataclasses.asdict(info),
-                     "config_fingerprint": info.config_fingerprint,
-                     "content_fingerprint": content_fingerprint(episodes),
-                     "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                         timespec="seconds")}
-            f.attrs.update(attrs)
-        with open(temporary, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    with atomic_path(path) as temporary, h5py.File(temporary, "w") as f:
+        for name in FIELDS:
+            array = getattr(episodes, name)
+            f.create_dataset(name, data=array, compression="gzip", compression_opts=4,
+                             shuffle=array.itemsize > 1)
+        attrs = {**dataclasses.asdict(info),
+                 "config_fingerprint": info.config_fingerprint,
+                 "content_fingerprint": content_fingerprint(episodes),
+                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                     timespec="seconds")}
+        f.attrs.update(attrs)
 
 
 def read_episode_set(path: str | os.PathLike) -> tuple[Episode, EpisodeSetInfo]:

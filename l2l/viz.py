@@ -81,8 +81,10 @@ def plot_learning_curve(history: dict, title: str | None = None):
 
 
 def save(fig, path: str | os.PathLike) -> str:
-    """Write `fig` to `path` (creating folders) and close it; returns the path."""
-    os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
-    fig.savefig(path, dpi=110)
+    """Write `fig` to `path` atomically (creating folders) and close it; returns the path."""
+    from l2l.training.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return os.fspath(path)

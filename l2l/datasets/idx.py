@@ -23,6 +23,7 @@ import zlib
 import numpy as np
 
 from l2l.datasets.paths import CorruptDataError
+from l2l.training.atomic import atomic_path
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -132,12 +133,12 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     header += b"".join(int(n).to_bytes(4, "big") for n in array.shape)
     payload = header + np.ascontiguousarray(array, dtype=_DTYPES[_CODES[native]]).tobytes()
     path = os.fspath(path)
-    if path.endswith(".gz"):
-        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
-            f.write(payload)
-    else:
-        with open(path, "wb") as f:
-            f.write(payload)
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw:
+        if path.endswith(".gz"):  # the header names `path`, not the temporary file
+            with gzip.GzipFile(filename=path, fileobj=raw, mode="wb", mtime=0) as f:
+                f.write(payload)
+        else:
+            raw.write(payload)
 
 
 def _read_bytes(path: str) -> bytes:

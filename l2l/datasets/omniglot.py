@@ -66,6 +66,8 @@ from l2l.datasets.paths import (
     file_digest,
     keras_cache_dir,
 )
+from l2l.tasks.splits import OMNIGLOT_SPLIT_SEED, SPLIT_FRACTIONS
+from l2l.training.atomic import atomic_path
 
 OMNIGLOT_URL = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/{}.zip"
 """Where each zip is downloaded from (`{}` is the set name)."""
@@ -80,7 +82,6 @@ OMNIGLOT_CHECKSUMS: dict[str, str] = {
 
 SETS = tuple(OMNIGLOT_CHECKSUMS)
 ORIGINAL_SIZE = 105
-OMNIGLOT_SPLIT_SEED = 20172  # the recorded seed of `alphabet_splits` and `character_splits`
 _CACHE_VERSION = 1
 _CACHE_SUBDIR = "omniglot-decoded"
 
@@ -211,7 +212,7 @@ def load_omniglot(
     return _combine(names, parts)
 
 
-def alphabet_splits(data: Omniglot, fractions: tuple[float, ...] = (0.70, 0.15, 0.15),
+def alphabet_splits(data: Omniglot, fractions: tuple[float, ...] = SPLIT_FRACTIONS,
                     seed: int = OMNIGLOT_SPLIT_SEED) -> dict[str, np.ndarray]:
     """The character classes of each split, splitting by alphabet: no split shares one.
 
@@ -226,7 +227,7 @@ def alphabet_splits(data: Omniglot, fractions: tuple[float, ...] = (0.70, 0.15, 
     return {k: np.unique(data.characters[np.isin(data.alphabets, v)]) for k, v in parts.items()}
 
 
-def character_splits(data: Omniglot, fractions: tuple[float, ...] = (0.70, 0.15, 0.15),
+def character_splits(data: Omniglot, fractions: tuple[float, ...] = SPLIT_FRACTIONS,
                      seed: int = OMNIGLOT_SPLIT_SEED) -> dict[str, np.ndarray]:
     """The character classes of each split, splitting by character (alphabets are shared).
 
@@ -365,20 +366,13 @@ def _decode_zip(zip_path: Path, name: str, size: int) -> tuple[np.ndarray, np.nd
 def _write_atomically(target: Path, **arrays: np.ndarray) -> None:
     """Writes an `.npz` under a temporary name and renames it, so readers never see half a
     file; a cache that cannot be written only costs speed, so that is a warning."""
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
+        with atomic_path(target) as tmp, open(tmp, "wb") as f:
             np.savez(f, **arrays)
-        os.replace(tmp, target)
     except OSError as e:
         warnings.warn(f"Could not cache decoded Omniglot images at {target} ({e}); they will "
                       "be decoded again next time. Pass cache_dir=... to use another folder.",
                       stacklevel=3)
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 def _drawers(paths: np.ndarray, source) -> np.ndarray:

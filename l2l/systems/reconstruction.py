@@ -42,6 +42,8 @@ from l2l.algorithms import MAML, GradientMetaLearner
 from l2l.episodes import Episode
 from l2l.evaluation import Score, mean_ci95, per_episode_mse
 from l2l.tasks import ImageAsDataset
+from l2l.training.atomic import write_json
+from l2l.training.model_files import save_model
 
 
 def coordinate_mlp(units: Sequence[int] = (64, 64, 64), channels: int = 1,
@@ -158,13 +160,13 @@ class ReconstructionClassifier:
         return best
 
     def save(self, directory: str | os.PathLike) -> None:
-        """Write each class's model as `class_<c>.keras` and the settings as `classifier.json`."""
-        os.makedirs(directory, exist_ok=True)
+        """Write each class's model as `class_<c>.keras` and the settings as `classifier.json`,
+        each atomically (`l2l.training`), so an interrupted save keeps the previous files."""
         for c, model in self.models.items():
-            model.save(os.path.join(directory, f"class_{c}.keras"))
-        with open(os.path.join(directory, "classifier.json"), "w") as f:
-            json.dump({"classes": self.classes, "shots": self.shots, "queries": self.queries,
-                       "temperature": self.temperature}, f)
+            save_model(model, os.path.join(directory, f"class_{c}.keras"))
+        write_json(os.path.join(directory, "classifier.json"),
+                   {"classes": self.classes, "shots": self.shots, "queries": self.queries,
+                    "temperature": self.temperature})
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> ReconstructionClassifier:
