@@ -31,15 +31,9 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.common import PeakRSS, row, stored_episodes, train_and_evaluate
+from benchmarks.published import OMNIGLOT_ACCURACY
 
-PUBLISHED_OMNIGLOT = {
-    "protonet": {(5, 1): 0.988, (5, 5): 0.997, (20, 1): 0.960, (20, 5): 0.989},
-    "matching": {(5, 1): 0.981, (5, 5): 0.989, (20, 1): 0.938, (20, 5): 0.985},
-}
-"""Published Omniglot accuracies by (ways, shots) (Snell et al. 2017, Table 1; Matching Networks
-with cosine distance as reported there): character-disjoint splits of the full background set
-(1,200 training characters x 4 rotations), trained for hours on a GPU. Quoted for scale, not
-re-run: our splits are alphabet-disjoint over the small sets, trained for minutes on a CPU."""
+PUBLISHED_OMNIGLOT = OMNIGLOT_ACCURACY  # see benchmarks.published
 
 MNIST_SPLIT = {"train": np.arange(5), "test": np.arange(5, 10)}
 DATASETS = ("mnist", "omniglot")

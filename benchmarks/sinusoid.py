@@ -43,14 +43,11 @@ from collections.abc import Callable
 import numpy as np
 
 from benchmarks.common import PeakRSS, row, stored_episodes, train_and_evaluate
+from benchmarks.published import SINUSOID_AUTHORS, SINUSOID_MSE
 
-MAML_MSE = {5: 1.13, 10: 0.77}
-"""MAML's published figures on this protocol (Finn et al., 2017), by shots."""
-
-PUBLISHED = {"maml": MAML_MSE, "meta_sgd": {5: 0.90, 10: 0.53}}
-"""Each algorithm's own published figures (Meta-SGD: Li et al., 2017), by shots; both after
-70,000 meta-updates of 25 tasks, with the algorithm's own inner loop."""
-PUBLISHED_BY = {"maml": "MAML", "meta_sgd": "Meta-SGD"}
+PUBLISHED = SINUSOID_MSE  # each algorithm's own published figures, by shots
+PUBLISHED_BY = SINUSOID_AUTHORS
+MAML_MSE = PUBLISHED["maml"]
 
 PER_SHOT = {"maml": (0.949, 0.642), "fomaml": (1.083, 1.036), "reptile": (1.056, 0.453),
             "meta_sgd": (0.514, 0.321), "scale_rates": (0.639, 0.375),
@@ -389,12 +386,17 @@ def label(r: dict) -> str:
     return text + (", auto-stop" if settings.get("stop_tolerance") is not None else "")
 
 
+def _published_figures() -> str:
+    """`MAML 1.13/0.77, Meta-SGD 0.90/0.53`: the published MSEs at 5 and 10 shots."""
+    return ", ".join(f"{PUBLISHED_BY[m]} {f[5]:.2f}/{f[10]:.2f}" for m, f in PUBLISHED.items())
+
+
 def _notes(rows: list[dict], minutes: float) -> list[str]:
     notes = [f"One seed, {minutes:g} training minutes per trainable method (simplemaml: a "
              "fixed number of updates) on a shared 2-core CPU (see load_1min per row). "
              "seconds_per_update: median of 20 train_on_batch updates after training; "
              "seconds_per_update_incl_tracing: training time / updates.",
-             "Published figures (MAML 1.13/0.77, Meta-SGD 0.90/0.53 at 5/10 shots) are quoted "
+             f"Published figures ({_published_figures()} at 5/10 shots) are quoted "
              "from the papers, not re-run: 70,000 meta-updates of 25 tasks, each trained per "
              "shot count, so 'beats' compares results on the same task distribution and "
              "metric, not equal compute."]

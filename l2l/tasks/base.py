@@ -43,6 +43,7 @@ import hashlib
 import numpy as np
 
 from l2l.episodes import INPUT_KEYS, Episode
+from l2l.tasks.splits import SPLIT_FRACTIONS
 
 # Seeds of different streams are kept apart by this offset: the evaluation stream for seed s
 # never repeats a batch of the training stream for seed s.
@@ -51,7 +52,7 @@ EVALUATION_CHUNK = 256  # episodes drawn per generator call in `fixed_episodes`
 
 
 def fraction_split(items: np.ndarray, rng: np.random.Generator,
-                   fractions: tuple[float, ...] = (0.70, 0.15, 0.15)) -> list[np.ndarray]:
+                   fractions: tuple[float, ...] = SPLIT_FRACTIONS) -> list[np.ndarray]:
     """`items` shuffled by `rng` and cut into `len(fractions)` disjoint, sorted parts.
 
     Part `i` gets `round(fractions[i] * len(items))` items (the last part takes the rest), so

@@ -50,9 +50,9 @@ import numpy as np
 
 from l2l.episodes import Episode
 from l2l.tasks.base import TaskDistribution, check_shots, fraction_split, random_subsets
+from l2l.tasks.splits import CLASS_SPLIT_SEED
+from l2l.tasks.splits import SPLIT_FRACTIONS as CLASS_SPLIT_FRACTIONS
 
-CLASS_SPLIT_SEED = 20171  # the recorded seed of `class_splits`
-CLASS_SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
 _PAD = 2.0  # sort key offset that moves padding slots behind every real one (keys are < 1)
 
 

@@ -3,7 +3,8 @@
 Amplitude `A` is uniform in [0.1, 5.0], phase uniform in [0, pi], and inputs uniform in
 [-5, 5] (Finn et al., 2017). A K-shot task shows K `(x, y)` pairs; the model must predict `y`
 at the query points. Predicting the task distribution's mean (zero) gives an MSE of about
-`E[A^2] / 2 = 4.2`; MAML reports about 1.13 (5 shots) and 0.77 (10 shots) on this protocol.
+`E[A^2] / 2 = 4.2`; MAML reports about 1.13 (5 shots) and 0.77 (10 shots) on this protocol
+(`benchmarks/published.py` holds the figures the benchmarks quote).
 
 Example:
 

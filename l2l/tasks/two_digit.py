@@ -36,10 +36,10 @@ import numpy as np
 
 from l2l.episodes import Episode
 from l2l.tasks.base import TaskDistribution, check_shots, fraction_split
+from l2l.tasks.splits import SPLIT_FRACTIONS
+from l2l.tasks.splits import SPLIT_NAMES as SPLITS
+from l2l.tasks.splits import TWO_DIGIT_SPLIT_SEED as SPLIT_SEED
 
-SPLIT_SEED = 20170  # the recorded seed of every two-digit split (numbers, image pools, digits)
-SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
-SPLITS = ("train", "val", "test")
 PROTOCOLS = ("original", "strict", "heldout-digits")
 NUM_HELDOUT_DIGITS = 2
 
