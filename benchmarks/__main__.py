@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import shlex
 import sys
 
@@ -33,6 +34,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--episode-dir", default=None,
                      help="folder of the stored evaluation episodes (default "
                           "$L2L_EPISODE_DIR, else benchmarks/episodes/)")
+    run.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                     help="import MODULE first (repeatable), e.g. one that registers your own "
+                          "model kinds with l2l.presets.register_kind, so that "
+                          "-o methods=yourkind (or -o kinds=) runs them")
     run.add_argument("--regenerate-episodes", action="store_true",
                      help="replace stored evaluation sets that are stale or corrupt instead of "
                           "stopping with an error")
@@ -93,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"Updated {readme.update_readme(args.readme, args.results)}")
         return 0
+    for module in args.imports:
+        importlib.import_module(module)
     names = runner.available() if args.names == ["all"] else list(dict.fromkeys(args.names))
     for name in names:
         runner.load(name)  # unknown names and bad tags fail before anything runs

@@ -91,14 +91,15 @@ def run(quick: bool = False, seed: int = 0, *, datasets: tuple[str, ...] = DATAS
     """Train and score every (dataset, ways, shots, method) cell."""
     import keras
 
+    from l2l.kinds import names
     from l2l.networks import conv_encoder
-    from l2l.presets import CLASSIFICATION_KINDS, classification_model
+    from l2l.presets import classification_model
     from l2l.tasks import FewShotClassification
 
     methods = methods or (("protonet",) if quick else ("protonet", "matching", "pooled"))
     for m in methods:
-        if m not in CLASSIFICATION_KINDS:
-            raise ValueError(f"Unknown method {m!r}; choose from {CLASSIFICATION_KINDS}.")
+        if m not in names("classification"):  # l2l's kinds and those a user registered
+            raise ValueError(f"Unknown method {m!r}; choose from {names('classification')}.")
     minutes = minutes_per_cell if minutes_per_cell is not None else (0.03 if quick else 1.5)
     steps = steps_per_epoch or (5 if quick else 50)
     batch_size = batch_size or (4 if quick else 16)

@@ -41,7 +41,8 @@ def _preset(kind: str) -> Callable:
 
 
 METHODS: dict[str, Callable] = {k: _preset(k) for k in ("sequence", "pooled", "attention")}
-"""Method name -> `build(width, depth)` returning a compiled regression `MetaModel`."""
+"""Method name -> `build(width, depth)` returning a compiled regression `MetaModel`; any other
+model kind registered for regression (`l2l.presets.register_kind`) is a method too."""
 
 
 def first_k(episodes, k: int):
@@ -76,9 +77,12 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     from l2l.tasks import QuadraticTask
 
     methods = methods or (("sequence", "pooled") if quick else tuple(METHODS))
-    unknown = [m for m in methods if m not in METHODS]
+    from l2l.kinds import names
+
+    unknown = [m for m in methods if m not in METHODS and m not in names("regression")]
     if unknown:
-        raise ValueError(f"Unknown method(s) {unknown}; choose from {sorted(METHODS)}.")
+        raise ValueError(f"Unknown method(s) {unknown}; choose from {sorted(METHODS)} or a "
+                         "model kind registered with l2l.presets.register_kind.")
     max_shots = max_shots or (8 if quick else 50)
     ks = tuple(ks or range(1, max_shots + 1))
     if min(ks) < 1 or max(ks) > max_shots:
@@ -105,7 +109,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     for name in methods:
         keras.utils.set_random_seed(seed)
         with PeakRSS() as memory:
-            model = METHODS[name](width=width, depth=depth)
+            model = METHODS.get(name, _preset(name))(width=width, depth=depth)
             out = train_and_evaluate(model, train.dataset(batch_size, seed=seed), test,
                                      minutes=minutes, steps_per_epoch=steps, metric="mse",
                                      anneal=True)

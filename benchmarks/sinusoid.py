@@ -123,7 +123,17 @@ METHODS: dict[str, Method] = {
                                 scaled_rates=True),
     "simplemaml": Method("peer"),
 }
-"""Method name -> `Method`. Adding a method is adding an entry."""
+"""Method name -> `Method`. Adding a method is adding an entry; any other model kind
+registered for regression (`l2l.presets.register_kind`) is a "learner" method too."""
+
+
+def find_method(name: str) -> Method | None:
+    """`METHODS[name]`, a registered regression kind (a user's included), or None."""
+    from l2l.kinds import names
+
+    if name in METHODS:
+        return METHODS[name]
+    return _preset(name) if name in names("regression") else None
 
 
 def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None = None,
@@ -141,9 +151,10 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     from l2l.tasks import SinusoidTask
 
     methods = methods or (("pooled", "maml", "simplemaml") if quick else tuple(METHODS))
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if find_method(m) is None]
     if unknown:
-        raise ValueError(f"Unknown method(s) {unknown}; choose from {sorted(METHODS)}.")
+        raise ValueError(f"Unknown method(s) {unknown}; choose from {sorted(METHODS)} or a "
+                         "model kind registered with l2l.presets.register_kind.")
     if not shots or min(shots) < 1:
         raise ValueError(f"shots must be positive shot counts, got {shots!r}.")
     minutes = minutes_per_method if minutes_per_method is not None else (0.03 if quick else 1.0)
@@ -164,7 +175,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     train = SinusoidTask(shots=(1, max_shots), queries=train_queries)
     rows, notes = [], []
     for name in methods:
-        method = METHODS[name]
+        method = find_method(name)
         keras.utils.set_random_seed(seed)
         if method.family == "peer":
             rows += _run_simplemaml(train, tests, notes, seed=seed, batch_size=meta_batch_size,

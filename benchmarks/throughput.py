@@ -38,6 +38,7 @@ def run(quick: bool = False, seed: int = 0, *, batch_sizes: tuple[int, ...] | No
     import keras
 
     from l2l.datasets import load_mnist
+    from l2l.kinds import names as kind_names
     from l2l.presets import TWO_DIGIT_KINDS, two_digit_model
 
     batch_sizes = batch_sizes or ((4, 8) if quick else (8, 32, 128))
@@ -49,8 +50,9 @@ def run(quick: bool = False, seed: int = 0, *, batch_sizes: tuple[int, ...] | No
         raise ValueError("batch_sizes must be >= 1, train_steps >= 2, repeats and "
                          "warmup_steps >= 1.")
     for kind in kinds:
-        if kind not in TWO_DIGIT_KINDS:
-            raise ValueError(f"Unknown learner kind {kind!r}; choose from {TWO_DIGIT_KINDS}.")
+        if kind not in kind_names("two_digit"):  # l2l's kinds and those a user registered
+            raise ValueError(f"Unknown learner kind {kind!r}; choose from "
+                             f"{kind_names('two_digit')}.")
 
     images, labels = load_mnist(data_dir)
     task = TwoDigitTask(images, labels, split="train", protocol=protocol, shots=shots,

@@ -38,6 +38,7 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
     import keras
 
     from l2l.datasets import load_mnist
+    from l2l.kinds import names as kind_names
     from l2l.presets import TWO_DIGIT_KINDS, two_digit_model
 
     protocols = protocols or (("strict",) if quick else PROTOCOLS)
@@ -52,8 +53,9 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
         if protocol not in PROTOCOLS:
             raise ValueError(f"Unknown protocol {protocol!r}; choose from {PROTOCOLS}.")
     for kind in kinds:
-        if kind not in TWO_DIGIT_KINDS:
-            raise ValueError(f"Unknown learner kind {kind!r}; choose from {TWO_DIGIT_KINDS}.")
+        if kind not in kind_names("two_digit"):  # l2l's kinds and those a user registered
+            raise ValueError(f"Unknown learner kind {kind!r}; choose from "
+                             f"{kind_names('two_digit')}.")
 
     images, labels = load_mnist(data_dir)
     rows = []

@@ -1,23 +1,24 @@
-"""Ready-made learner/predictor pairings: one line for every learner kind.
+"""Ready-made learner/predictor pairings, one name (a *kind*) each, in one registry.
 
-`regression_model(kind)` and `classification_model(kind, ways)` build a compiled `MetaModel`
-for each kind of learner l2l has, so a benchmark can compare them all on one task:
+`regression_model(kind)`, `classification_model(kind, ways)` and `two_digit_model(kind)` build
+a compiled `MetaModel` for every kind registered in `l2l.kinds`, so a benchmark can compare
+them all on one task. l2l's own kinds are registered here with `register_kind`; a user's
+learner joins them, and the benchmarks, the same way, without editing l2l (see
+docs/extending.md). The registry prints the table of kinds (`python -m l2l.kinds`):
 
-| kind | learner -> predictor | idea |
-| --- | --- | --- |
-| `"pooled"` | `PooledLearner` -> `ConditionedPredictor` | mean of an MLP of `(x, y)` (CNP) |
-| `"attention"` | `AttentionLearner` -> `AttentivePredictor` | self- and cross-attention (ANP) |
-| `"sequence"` | `SequenceLearner` -> `ConditionedPredictor` | LSTM over the examples in order |
-| `"hyper"` | `DenseWeightGenerator` -> `GeneratedDensePredictor` | generates all dense weights |
-| `"film"` | `FiLMGenerator` -> `FiLMPredictor` | scales/shifts predictor channels (CNAPs) |
-| `"protonet"` | `PrototypeHeadGenerator` -> `GeneratedDensePredictor` | Prototypical Networks |
-| `"matching"` | `MatchingLearner` -> `MatchingPredictor` | Matching Networks |
-| `"versa"` | `VersaHeadGenerator` -> `GeneratedDensePredictor` | per-class amortised head |
+>>> from l2l import kinds
+>>> print(kinds.table("classification"))  # doctest: +ELLIPSIS
+| kind | learner -> predictor | idea | tasks |
+| --- | --- | --- | --- |
+| `pooled` | `PooledLearner` -> `ConditionedPredictor` | mean of an MLP of `(x, y)` (CNP) | ...
+...
 
-The last three classify only. `width` and `depth` set every hidden size and the number of
-hidden layers (attention blocks) at once; tests use tiny ones. Regression models output
-`[B, Q]` for one target (`[B, Q, D]` for `output_units=D`); classification models output
-logits `[B, Q, ways]` for integer labels `0..ways-1`.
+Every kind builds regression and classification models except `protonet`, `matching` and
+`versa` (classification only) and the two-digit kinds (`two_digit_model` only). `width` and
+`depth` set every hidden size and the number of hidden layers (attention blocks) at once;
+tests use tiny ones. Regression models output `[B, Q]` for one target (`[B, Q, D]` for
+`output_units=D`); classification models output logits `[B, Q, ways]` for integer labels
+`0..ways-1`.
 
 For the two-digit same-number task, `two_digit_model`:
 
@@ -43,8 +44,13 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 
+from l2l import kinds
+from l2l.errors import invalid_value
+from l2l.kinds import KindSettings, register_kind
 from l2l.learners import (
     AttentionLearner,
     DenseWeightGenerator,
@@ -66,9 +72,115 @@ from l2l.predictors import (
     MatchingPredictor,
 )
 
-TWO_DIGIT_KINDS = ("features", "weights", "original")
-REGRESSION_KINDS = ("pooled", "attention", "sequence", "hyper", "film")
-CLASSIFICATION_KINDS = REGRESSION_KINDS + ("protonet", "matching", "versa")
+__all__ = ["CLASSIFICATION_KINDS", "REGRESSION_KINDS", "TWO_DIGIT_KINDS", "KindSettings",
+           "classification_model", "compile_binary", "compile_classification",
+           "register_kind", "regression_model", "two_digit_model"]
+
+# --------------------------------------------------------------------------- l2l's own kinds
+# Each builder makes its layers in the order the models were always made in (initialisers
+# draw their seeds when constructed), so seeded runs are unchanged by the registry.
+
+
+def _pooled(s: KindSettings):
+    ways = {"ways": s.ways} if s.task == "classification" else {}
+    return (PooledLearner(code_dim=s.width, units=s.hidden, **ways),
+            ConditionedPredictor(units=s.hidden, output_units=s.outputs, interaction=False))
+
+
+def _attention(s: KindSettings):
+    if s.task == "classification":
+        return (AttentionLearner(dim=s.width, blocks=s.depth, units=s.hidden, ways=s.ways),
+                AttentivePredictor(dim=s.width, units=s.hidden, output_units=s.outputs))
+    return (AttentionLearner(dim=s.width, blocks=s.depth, units=(2 * s.width,)),
+            AttentivePredictor(dim=s.width, units=s.hidden, output_units=s.outputs))
+
+
+def _sequence(s: KindSettings):
+    ways = {"ways": s.ways} if s.task == "classification" else {}
+    return (SequenceLearner(units=s.width, **ways),
+            ConditionedPredictor(units=s.hidden, output_units=s.outputs, interaction=False))
+
+
+def _hyper(s: KindSettings):
+    ways = {"ways": s.ways} if s.task == "classification" else {}
+    return (DenseWeightGenerator(layer_units=(s.width,) * s.depth + (s.outputs,),
+                                 code_dim=s.width, units=s.hidden, **ways),
+            GeneratedDensePredictor())
+
+
+def _film(s: KindSettings):
+    if s.task == "regression":
+        return (FiLMGenerator(channels=s.hidden, code_dim=s.width, units=s.hidden),
+                FiLMPredictor(blocks=s.hidden, output_units=s.outputs))
+    encoder = s.image_encoder((16, 16))  # the learner's set encoder; the predictor reads raw x
+    blocks = (max(s.width // 2, 1),) * (s.depth + 2)
+    return (FiLMGenerator(channels=blocks, code_dim=s.width, units=s.hidden, encoder=encoder,
+                          ways=s.ways),
+            FiLMPredictor(blocks=blocks, head="prototypes", input_scale=s.input_scale), None)
+
+
+def _digit_encoder() -> SideBySideEncoder:
+    return SideBySideEncoder(conv_encoder((16, 32, 64), units=64, name="digit_encoder"), parts=2)
+
+
+def _two_digit_features(s: KindSettings):
+    return (PooledLearner(code_dim=None, use_labels=False),
+            ConditionedPredictor(units=(128,)), _digit_encoder())
+
+
+def _two_digit_weights(s: KindSettings):
+    return (DenseWeightGenerator(layer_units=(64, 1), use_labels=False),
+            GeneratedDensePredictor(), _digit_encoder())
+
+
+def _two_digit_original(s: KindSettings):
+    def stack(name):
+        return conv_encoder((16, 16, 16), units=128, batch_norm=False, name=name)
+    return (PooledLearner(code_dim=32, units=(), encoder=stack("learner_conv"), use_labels=False),
+            ConditionedPredictor(units=(128,), encoder=stack("predictor_conv"), interaction=False),
+            None)
+
+
+for _name, _build, _summary in [
+        ("pooled", _pooled, ("`PooledLearner` -> `ConditionedPredictor`",
+                             "mean of an MLP of `(x, y)` (CNP)")),
+        ("attention", _attention, ("`AttentionLearner` -> `AttentivePredictor`",
+                                   "self- and cross-attention (ANP)")),
+        ("sequence", _sequence, ("`SequenceLearner` -> `ConditionedPredictor`",
+                                 "LSTM over the examples in order")),
+        ("hyper", _hyper, ("`DenseWeightGenerator` -> `GeneratedDensePredictor`",
+                           "generates all dense weights")),
+        ("film", _film, ("`FiLMGenerator` -> `FiLMPredictor`",
+                         "scales/shifts predictor channels (CNAPs)"))]:
+    register_kind(_name, classification=_build, regression=_build, summary=_summary,
+                  shared_encoder=_name != "film")
+register_kind("protonet", summary=("`PrototypeHeadGenerator` -> `GeneratedDensePredictor`",
+                                   "Prototypical Networks"),
+              classification=lambda s: (PrototypeHeadGenerator(s.ways),
+                                        GeneratedDensePredictor()))
+register_kind("matching", summary=("`MatchingLearner` -> `MatchingPredictor`",
+                                   "Matching Networks"),
+              classification=lambda s: (MatchingLearner(s.ways), MatchingPredictor()))
+register_kind("versa", summary=("`VersaHeadGenerator` -> `GeneratedDensePredictor`",
+                                "per-class amortised head"),
+              classification=lambda s: (VersaHeadGenerator(s.ways, units=s.hidden),
+                                        GeneratedDensePredictor()))
+register_kind("features", two_digit=_two_digit_features,
+              summary=("`PooledLearner` -> `ConditionedPredictor`",
+                       "prototype of a number, from a shared digit encoder"))
+register_kind("weights", two_digit=_two_digit_weights,
+              summary=("`DenseWeightGenerator` -> `GeneratedDensePredictor`",
+                       "generates the predictor's dense layers"))
+register_kind("original", two_digit=_two_digit_original,
+              summary=("`PooledLearner` -> `ConditionedPredictor`",
+                       "our reading of the original proof of concept"))
+
+TWO_DIGIT_KINDS = kinds.names("two_digit")
+REGRESSION_KINDS = kinds.names("regression")
+CLASSIFICATION_KINDS = kinds.names("classification")
+"""l2l's own kinds; `l2l.kinds.names(task)` lists a user's registered kinds too."""
+
+# --------------------------------------------------------------------------- building models
 
 
 def two_digit_model(kind: str = "features", learning_rate: float = 1e-3,
@@ -79,26 +191,9 @@ def two_digit_model(kind: str = "features", learning_rate: float = 1e-3,
     `decay_steps` anneals the learning rate to zero along a cosine over that many steps (set
     it to the planned number of training steps); `None` keeps it constant.
     """
-    def digit_encoder():
-        return SideBySideEncoder(conv_encoder((16, 32, 64), units=64, name="digit_encoder"),
-                                 parts=2)
-
-    if kind == "features":
-        model = MetaModel(PooledLearner(code_dim=None, use_labels=False),
-                          ConditionedPredictor(units=(128,)), encoder=digit_encoder())
-    elif kind == "weights":
-        model = MetaModel(DenseWeightGenerator(layer_units=(64, 1), use_labels=False),
-                          GeneratedDensePredictor(), encoder=digit_encoder())
-    elif kind == "original":
-        def stack(name):
-            return conv_encoder((16, 16, 16), units=128, batch_norm=False, name=name)
-        model = MetaModel(
-            PooledLearner(code_dim=32, units=(), encoder=stack("learner_conv"), use_labels=False),
-            ConditionedPredictor(units=(128,), encoder=stack("predictor_conv"),
-                                 interaction=False))
-    else:
-        raise ValueError(f"Unknown two-digit model kind {kind!r}; choose one of "
-                         f"{TWO_DIGIT_KINDS}.")
+    learner, predictor, encoder = kinds.get_kind(kind, "two_digit").build(
+        KindSettings("two_digit"))
+    model = MetaModel(learner, predictor, encoder=encoder)
     if decay_steps is not None:
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
     compile_binary(model, learning_rate, jit_compile)
@@ -126,34 +221,15 @@ def regression_model(kind: str = "pooled", output_units: int = 1, width: int = 6
     """A compiled `MetaModel` for regression on vector inputs `[B, n, D]` (MSE loss).
 
     Args:
-        kind: one of `REGRESSION_KINDS` (see the module docstring).
+        kind: a kind registered for regression (`l2l.kinds.names("regression")`).
         output_units: size of each target; 1 gives predictions `[B, Q]`.
         width: hidden size of every network (codes, attention, LSTM, hidden layers).
         depth: hidden layers of every MLP, attention blocks, FiLM blocks.
     """
-    hidden = (2 * width,) * _check_depth(depth)
-    if kind == "pooled":
-        learner = PooledLearner(code_dim=width, units=hidden)
-        predictor = ConditionedPredictor(units=hidden, output_units=output_units,
-                                         interaction=False)
-    elif kind == "attention":
-        learner = AttentionLearner(dim=width, blocks=depth, units=(2 * width,))
-        predictor = AttentivePredictor(dim=width, units=hidden, output_units=output_units)
-    elif kind == "sequence":
-        learner = SequenceLearner(units=width)
-        predictor = ConditionedPredictor(units=hidden, output_units=output_units,
-                                         interaction=False)
-    elif kind == "hyper":
-        learner = DenseWeightGenerator(layer_units=(width,) * depth + (output_units,),
-                                       code_dim=width, units=hidden)
-        predictor = GeneratedDensePredictor()
-    elif kind == "film":
-        learner = FiLMGenerator(channels=hidden, code_dim=width, units=hidden)
-        predictor = FiLMPredictor(blocks=hidden, output_units=output_units)
-    else:
-        raise ValueError(f"Unknown regression model kind {kind!r}; choose one of "
-                         f"{REGRESSION_KINDS}.")
-    model = MetaModel(learner, predictor, name=f"{kind}_regression")
+    settings = KindSettings("regression", width=width, depth=_check_depth(depth),
+                            outputs=output_units)
+    learner, predictor, encoder = kinds.get_kind(kind, "regression").build(settings)
+    model = MetaModel(learner, predictor, encoder=encoder, name=f"{kind}_regression")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse",
                   jit_compile=jit_compile)
     return model
@@ -166,7 +242,7 @@ def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | Non
     """A compiled `MetaModel` for N-way classification: logits `[B, Q, ways]`.
 
     Args:
-        kind: one of `CLASSIFICATION_KINDS` (see the module docstring).
+        kind: a kind registered for classification (`l2l.kinds.names("classification")`).
         ways: classes per episode; episodes with fewer classes work too.
         encoder: the per-example embedding network shared by support and query examples;
             by default `l2l.networks.conv_encoder` for images `[H, W, C]` with `width` outputs.
@@ -178,39 +254,13 @@ def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | Non
     """
     ways = check_ways(ways)
     if ways is None:
-        raise ValueError("classification_model needs ways= (classes per episode).")
-    if kind not in CLASSIFICATION_KINDS:
-        raise ValueError(f"Unknown classification model kind {kind!r}; choose one of "
-                         f"{CLASSIFICATION_KINDS}.")
-    if encoder is None:
-        filters = (16, 16) if kind == "film" else (32, 32, 32)
-        encoder = conv_encoder(filters, units=width, input_scale=input_scale)
-    hidden = (2 * width,) * _check_depth(depth)
-    if kind == "film":
-        blocks = (max(width // 2, 1),) * (depth + 2)
-        learner = FiLMGenerator(channels=blocks, code_dim=width, units=hidden, encoder=encoder,
-                                ways=ways)
-        predictor = FiLMPredictor(blocks=blocks, head="prototypes", input_scale=input_scale)
-        encoder = None
-    elif kind == "pooled":
-        learner = PooledLearner(code_dim=width, units=hidden, ways=ways)
-        predictor = ConditionedPredictor(units=hidden, output_units=ways, interaction=False)
-    elif kind == "attention":
-        learner = AttentionLearner(dim=width, blocks=depth, units=hidden, ways=ways)
-        predictor = AttentivePredictor(dim=width, units=hidden, output_units=ways)
-    elif kind == "sequence":
-        learner = SequenceLearner(units=width, ways=ways)
-        predictor = ConditionedPredictor(units=hidden, output_units=ways, interaction=False)
-    elif kind == "hyper":
-        learner = DenseWeightGenerator(layer_units=(width,) * depth + (ways,), code_dim=width,
-                                       units=hidden, ways=ways)
-        predictor = GeneratedDensePredictor()
-    elif kind == "protonet":
-        learner, predictor = PrototypeHeadGenerator(ways), GeneratedDensePredictor()
-    elif kind == "matching":
-        learner, predictor = MatchingLearner(ways), MatchingPredictor()
-    else:  # "versa"
-        learner, predictor = VersaHeadGenerator(ways, units=hidden), GeneratedDensePredictor()
+        raise invalid_value("ways", ways, "an integer >= 2 (classes per episode)")
+    model_kind = kinds.get_kind(kind, "classification")
+    settings = KindSettings("classification", width=width, depth=_check_depth(depth),
+                            outputs=ways, ways=ways, encoder=encoder, input_scale=input_scale)
+    if model_kind.shared_encoder:
+        settings = dataclasses.replace(settings, encoder=settings.image_encoder())
+    learner, predictor, encoder = model_kind.build(settings)
     model = MetaModel(learner, predictor, encoder=encoder, name=f"{kind}_{ways}way")
     return compile_classification(model, learning_rate, jit_compile)
 
@@ -229,5 +279,5 @@ def compile_classification(model: keras.Model, learning_rate: float = 1e-3,
 
 def _check_depth(depth: int) -> int:
     if isinstance(depth, bool) or int(depth) != depth or depth < 1:
-        raise ValueError(f"depth must be an integer >= 1, got {depth!r}.")
+        raise invalid_value("depth", depth, "an integer >= 1")
     return int(depth)
