@@ -34,10 +34,12 @@ The `LearnerOutput` is a dict. This module is the one place that lists its keys:
 
 A learner must treat masked examples as absent (their content must not change its output) and
 should not depend on the order of the support examples unless it is meant to (a sequence
-learner). `Learner.__call__` checks the returned dict against this table.
+learner). Every `Learner` subclass's `call` is checked against this table when it returns.
 """
 
 from __future__ import annotations
+
+import functools
 
 import keras
 
@@ -80,16 +82,33 @@ class Learner(keras.layers.Layer):
     (2, 4)
     """
 
-    def __call__(self, *args, **kwargs):
-        output = super().__call__(*args, **kwargs)
-        check_learner_output(output, self)
-        return output
+    order_invariant = True
+    """Whether the output must not depend on the order of the support examples (the
+    `l2l.testing.check_learner` checks it); an order-dependent learner sets it to False."""
+
+    def __init_subclass__(cls, **kwargs):
+        # Every subclass's `call` is wrapped to check what it returns against the contract,
+        # so a broken learner fails where it is called, named, rather than deep in a predictor.
+        # (A wrapper rather than an override of Keras's `Layer.__call__`.)
+        super().__init_subclass__(**kwargs)
+        if "call" in cls.__dict__:
+            cls.call = _checked(cls.__dict__["call"])
 
     def call(self, support_x, support_y, support_mask, training=None) -> dict:
         raise NotImplementedError(
             f"{type(self).__name__} must implement call(support_x, support_y, support_mask, "
             "training=None) and return a dict with 'features' and/or 'weights' (see "
             "l2l.learners.base).")
+
+
+def _checked(call):
+    @functools.wraps(call)  # keeps the signature Keras reads (`training`, ...)
+    def checked_call(self, *args, **kwargs):
+        output = call(self, *args, **kwargs)
+        check_learner_output(output, self)
+        return output
+
+    return checked_call
 
 
 def check_learner_output(output, learner) -> None:

@@ -99,6 +99,8 @@ class SequenceLearner(Learner):
     (2, 5, 17)
     """
 
+    order_invariant = False  # the order of the support set is part of its input
+
     def __init__(self, units: int = 64, encoder=None, ways: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.units, self.encoder, self.ways = units, encoder, check_ways(ways)
