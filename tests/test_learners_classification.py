@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from eager_helper import Eager, predict_eagerly
 
-from l2l.episodes import Episode
 from l2l.evaluation import evaluate
 from l2l.learners import MatchingLearner, PrototypeHeadGenerator, VersaHeadGenerator
 from l2l.presets import CLASSIFICATION_KINDS, classification_model
 from l2l.tasks import FewShotClassification, class_splits
+from l2l.testing import check_learner
 
 WAYS = 3
 # Kinds trained here; the others learn in tests/test_learners_regression.py and are checked
@@ -91,32 +91,16 @@ def test_logits_have_one_column_per_class(kind, models):
     assert predict_eagerly(model, test[:4]).shape == (4, test.query_size, WAYS)
 
 
-@pytest.mark.parametrize("kind", [k for k in CLASSIFICATION_KINDS if k != "sequence"])
-def test_support_order_does_not_matter(kind, models):
-    model, _, test = models(kind)
-    episode = test[:8]
-    order = np.random.default_rng(0).permutation(episode.support_size)
-    shuffled = Episode(episode.support_x[:, order], episode.support_y[:, order],
-                       episode.query_x, episode.query_y, episode.support_mask[:, order])
-    np.testing.assert_allclose(predict_eagerly(model, shuffled), predict_eagerly(model, episode),
-                               rtol=1e-4, atol=1e-4)
-
-
 @pytest.mark.parametrize("kind", CLASSIFICATION_KINDS)
-def test_padding_content_changes_nothing(kind, models):
+def test_learner_keeps_the_contract_on_images(kind, models):
+    """l2l.testing.check_learner: support order (every kind but "sequence"), garbage images and
+    labels in the padding, the .keras round trip. Its strategy check runs in
+    tests/test_testing.py, in a process with two devices."""
     model, _, test = models(kind)
     episode = test[:8]
     assert episode.support_mask.min() == 0  # ragged shots: some slots are padding
-    pad = episode.support_mask == 0
-    rng = np.random.default_rng(1)
-    garbage = Episode(
-        np.where(pad[..., None, None, None],
-                 rng.integers(0, 256, episode.support_x.shape, dtype=np.uint8),
-                 episode.support_x),
-        np.where(pad, rng.integers(0, WAYS, pad.shape), episode.support_y).astype("int32"),
-        episode.query_x, episode.query_y, episode.support_mask)
-    np.testing.assert_allclose(predict_eagerly(model, garbage), predict_eagerly(model, episode),
-                               rtol=1e-4, atol=1e-4)
+    assert (kind != "sequence") == model.learner.order_invariant
+    check_learner(model, episode, atol=1e-4, strategy=None)
 
 
 @pytest.mark.parametrize("kind", CLASS_HEADS)
@@ -126,17 +110,6 @@ def test_fewer_ways_than_built_never_predict_an_absent_class(kind, data):
     model = _model(kind, ways=5)
     predicted = predict_eagerly(model, data("test", ways=3).episodes(8, seed=0)).argmax(-1)
     assert predicted.max() < 3
-
-
-@pytest.mark.parametrize("kind", CLASSIFICATION_KINDS)
-def test_saved_model_loads_and_predicts_identically(kind, models, tmp_path):
-    model, _, test = models(kind)
-    episode = test[:4]
-    model.save(tmp_path / f"{kind}.keras")
-    loaded = keras.models.load_model(tmp_path / f"{kind}.keras")
-    assert type(loaded.learner) is type(model.learner)
-    np.testing.assert_allclose(predict_eagerly(loaded, episode), predict_eagerly(model, episode),
-                               atol=1e-5)
 
 
 @pytest.mark.parametrize("learner", [PrototypeHeadGenerator, VersaHeadGenerator,

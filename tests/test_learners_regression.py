@@ -14,6 +14,7 @@ from l2l.evaluation import evaluate
 from l2l.learners import SequenceLearner, online_predictions
 from l2l.presets import REGRESSION_KINDS, regression_model
 from l2l.tasks import QuadraticTask, SinusoidTask
+from l2l.testing import check_learner
 
 # The sequence learner is Hochreiter et al.'s LSTM: it is tested on their quadratic functions,
 # which it learns in a few hundred steps (sinusoids take it thousands).
@@ -55,29 +56,16 @@ def test_learner_beats_predicting_zero_on_held_out_tasks(kind, trained):
     assert score.mean + score.ci95 < 0.6 * zero, (kind, score, zero)
 
 
-@pytest.mark.parametrize("kind", SET_KINDS)
-def test_support_order_does_not_matter(kind, trained):
-    model, test = trained(kind)
-    episode = test[:16]
-    order = np.random.default_rng(0).permutation(episode.support_size)
-    shuffled = Episode(episode.support_x[:, order], episode.support_y[:, order],
-                       episode.query_x, episode.query_y, episode.support_mask[:, order])
-    np.testing.assert_allclose(predict_eagerly(model, shuffled), predict_eagerly(model, episode),
-                               rtol=1e-4, atol=1e-4)
-
-
 @pytest.mark.parametrize("kind", REGRESSION_KINDS)
-def test_padding_content_changes_nothing(kind, trained):
+def test_trained_learner_keeps_the_contract(kind, trained):
+    """l2l.testing.check_learner: output shapes, support order (every kind but "sequence",
+    which declares itself order-dependent), garbage in the padding, the .keras round trip.
+    Its strategy check runs in tests/test_testing.py, in a process with two devices."""
     model, test = trained(kind)
     episode = test[:16]
     assert episode.support_mask.min() == 0  # ragged shots: some slots are padding
-    pad = episode.support_mask[..., None] == 0
-    noise = np.random.default_rng(1).normal(0, 50, episode.support_x.shape).astype("float32")
-    garbage = Episode(np.where(pad, noise, episode.support_x),
-                      np.where(pad, -noise[..., :1], episode.support_y),
-                      episode.query_x, episode.query_y, episode.support_mask)
-    np.testing.assert_allclose(predict_eagerly(model, garbage), predict_eagerly(model, episode),
-                               rtol=1e-4, atol=1e-4)
+    assert (kind in SET_KINDS) == model.learner.order_invariant
+    check_learner(model, episode, atol=1e-4, strategy=None)
 
 
 def test_sequence_learner_reads_the_support_set_in_order(trained):
@@ -127,17 +115,6 @@ def test_sequence_learner_needs_vector_examples():
     learner = SequenceLearner(units=4)
     with pytest.raises(ValueError, match="pass encoder="):
         learner(np.zeros((2, 3, 4, 4, 1)), np.zeros((2, 3)), np.ones((2, 3)))
-
-
-@pytest.mark.parametrize("kind", REGRESSION_KINDS)
-def test_saved_model_loads_and_predicts_identically(kind, trained, tmp_path):
-    model, test = trained(kind)
-    episode = test[:8]
-    model.save(tmp_path / f"{kind}.keras")
-    loaded = keras.models.load_model(tmp_path / f"{kind}.keras")
-    assert type(loaded.learner) is type(model.learner)
-    np.testing.assert_allclose(predict_eagerly(loaded, episode), predict_eagerly(model, episode),
-                               atol=1e-5)
 
 
 def test_unknown_kind_is_named():
