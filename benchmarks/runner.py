@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 IMAGES_DIR = ROOT / "images"
 QUICK_DIR = ROOT / "runs" / "benchmarks-quick"
-FRAMEWORK_MODULES = {"common", "readme", "runner", "schema"}
+FRAMEWORK_MODULES = {"common", "published", "readme", "runner", "schema"}
 TAG_PATTERN = re.compile(r"[a-z0-9][a-z0-9_]{0,39}")
 
 

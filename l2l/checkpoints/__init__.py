@@ -1,16 +1,9 @@
-"""Deprecated alias: import from `l2l.training` (`checkpoints`, `model_files`, `atomic`).
+"""Deprecated alias of `l2l.training` (a package, so git follows the moved file).
 
-This path goes in the next release.
-
-(A package rather than a `checkpoints.py` module, so that git follows the moved file's history.)
-
-Example, the new import:
-
->>> from l2l.training import BackupAndRestore
+>>> from l2l.training import BackupAndRestore, load_model, save_model  # the new path
 """
 
-import warnings
-
+from l2l.deprecation import warn_moved
 from l2l.training.atomic import atomic_path, write_json
 from l2l.training.checkpoints import STATE_FILE, BackupAndRestore, CheckpointError
 from l2l.training.model_files import ModelFileError, load_model, save_model
@@ -18,6 +11,4 @@ from l2l.training.model_files import ModelFileError, load_model, save_model
 __all__ = ["STATE_FILE", "BackupAndRestore", "CheckpointError", "ModelFileError", "atomic_path",
            "load_model", "save_model", "write_json"]
 
-warnings.warn("l2l.checkpoints is deprecated: import from l2l.training (its modules "
-              "checkpoints, model_files and atomic) instead.",
-              DeprecationWarning, stacklevel=2)
+warn_moved(__name__, "l2l.training")

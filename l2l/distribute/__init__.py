@@ -1,18 +1,10 @@
-"""Deprecated alias of `l2l.training.distribute`: import from there.
+"""Deprecated alias of `l2l.training.distribute` (a package, so git follows the moved file).
 
-This path goes in the next release.
-
-(A package rather than a `distribute.py` module, so that git follows the moved file's history.)
-
-Example, the new import:
-
->>> from l2l.training.distribute import cluster_spec
+>>> import l2l.training.distribute  # the new path
 """
 
-import warnings
-
+from l2l.deprecation import warn_moved
 from l2l.training.distribute import *  # noqa: F403
 from l2l.training.distribute import TF_CONFIG, MultiWorkerFitMixin  # noqa: F401
 
-warnings.warn("l2l.distribute is deprecated: import from l2l.training.distribute instead.",
-              DeprecationWarning, stacklevel=2)
+warn_moved(__name__, "l2l.training.distribute")

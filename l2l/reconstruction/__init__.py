@@ -1,17 +1,9 @@
-"""Deprecated alias of `l2l.systems.reconstruction`: import from there.
+"""Deprecated alias of `l2l.systems.reconstruction` (a package, so git follows the moved file).
 
-This path goes in the next release.
-
-(A package rather than a `reconstruction.py` module, so that git follows the moved file's history.)
-
-Example, the new import:
-
->>> from l2l.systems.reconstruction import ReconstructionClassifier
+>>> import l2l.systems.reconstruction  # the new path
 """
 
-import warnings
-
+from l2l.deprecation import warn_moved
 from l2l.systems.reconstruction import *  # noqa: F403
 
-warnings.warn("l2l.reconstruction is deprecated: import from l2l.systems.reconstruction instead.",
-              DeprecationWarning, stacklevel=2)
+warn_moved(__name__, "l2l.systems.reconstruction")

@@ -1,17 +1,9 @@
-"""Deprecated alias of `l2l.systems.transfer`: import from there.
+"""Deprecated alias of `l2l.systems.transfer` (a package, so git follows the moved file).
 
-This path goes in the next release.
-
-(A package rather than a `transfer.py` module, so that git follows the moved file's history.)
-
-Example, the new import:
-
->>> from l2l.systems.transfer import transfer_by_activation
+>>> import l2l.systems.transfer  # the new path
 """
 
-import warnings
-
+from l2l.deprecation import warn_moved
 from l2l.systems.transfer import *  # noqa: F403
 
-warnings.warn("l2l.transfer is deprecated: import from l2l.systems.transfer instead.",
-              DeprecationWarning, stacklevel=2)
+warn_moved(__name__, "l2l.systems.transfer")
