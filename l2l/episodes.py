@@ -1,7 +1,7 @@
-"""The Episode: a batch of tasks, each a support set and a query set.
+"""The EpisodeBatch: a batch of episodes, each a task's support set and query set.
 
-Every task family in `l2l.tasks` produces Episodes, and every model in l2l consumes them, so
-this module is the one place that says what an episode looks like:
+Every task family in `l2l.tasks` produces EpisodeBatches, and every model in l2l consumes
+them, so this module is the one place that says what a batch of episodes looks like:
 
     support_x     [B, S, ...]  the examples the learner reads
     support_y     [B, S, ...]  their targets
@@ -10,7 +10,8 @@ this module is the one place that says what an episode looks like:
     query_y       [B, Q, ...]  the answers it is scored against
 
 `B` is the number of episodes batched together; all episodes in a batch share `S` and `Q`, and
-ragged support sets are padded to `S` and masked.
+ragged support sets are padded to `S` and masked. `Episode` is the former name of
+`EpisodeBatch`, kept as an alias for a release.
 
 Example:
 
@@ -40,8 +41,8 @@ INPUT_KEYS = (SUPPORT_X, SUPPORT_Y, SUPPORT_MASK, QUERY_X)
 
 
 @dataclasses.dataclass(frozen=True)
-class Episode:
-    """A batch of `B` tasks with fixed shapes (see the module docstring).
+class EpisodeBatch:
+    """A batch of `B` episodes (tasks) with fixed shapes (see the module docstring).
 
     `support_mask` defaults to all ones. Construction validates shapes and values, so a
     malformed episode fails here, with a message naming the field, rather than deep inside a
@@ -98,6 +99,11 @@ class Episode:
             raise ValueError("Episode.concatenate needs at least one Episode.")
         fields = [f.name for f in dataclasses.fields(Episode)]
         return Episode(**{k: np.concatenate([getattr(e, k) for e in episodes]) for k in fields})
+
+
+
+Episode = EpisodeBatch
+"""Former name of `EpisodeBatch` (it always held a batch of episodes); kept for a release."""
 
 
 def _validate(ep: Episode) -> None:

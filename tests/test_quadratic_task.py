@@ -28,7 +28,7 @@ def test_targets_are_the_quadratic_of_the_recorded_coefficients():
         assert np.abs(x).max() <= 1
     # `functions` on the episode's own generator gives the same coefficients.
     np.testing.assert_array_equal(
-        task.functions(50, np.random.default_rng([1, 0])), a)
+        task.task_parameters(50, np.random.default_rng([1, 0])), a)
 
 
 def test_enough_shots_determine_the_function_exactly():

@@ -8,7 +8,7 @@ def test_targets_are_the_sinusoid_of_each_task():
     task = SinusoidTask(shots=5, queries=7)
     ep = task.episodes(64, seed=0)
     rng = np.random.default_rng([0, 0])
-    amplitude, phase = task.functions(64, rng).T
+    amplitude, phase = task.task_parameters(64, rng).T
     x = np.concatenate([ep.support_x, ep.query_x], axis=1)[..., 0]
     y = np.concatenate([ep.support_y, ep.query_y], axis=1)[..., 0]
     np.testing.assert_allclose(y, amplitude[:, None] * np.sin(x - phase[:, None]), atol=1e-5)

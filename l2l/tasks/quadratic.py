@@ -33,14 +33,18 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from l2l.episodes import Episode
+from l2l.errors import InvalidValueError
 from l2l.tasks.base import TaskDistribution, check_range, check_shots
 
 
 class QuadraticTask(TaskDistribution):
-    """Episodes of regression on random quadratic functions of `dims` inputs.
+    """A task distribution: episodes of regression on random quadratic functions of `dims`
+    inputs, each episode a new function drawn from it.
 
     Args:
         dims: number of inputs `d`; a task has `1 + d + d (d + 1) / 2` coefficients.
@@ -58,16 +62,16 @@ class QuadraticTask(TaskDistribution):
                  coefficients: tuple[float, float] = (-1.0, 1.0),
                  x_range: tuple[float, float] = (-1.0, 1.0), noise: float = 0.0):
         if int(dims) != dims or dims < 1:
-            raise ValueError(f"dims must be an integer >= 1, got {dims!r}.")
+            raise InvalidValueError(f"dims must be an integer >= 1, got {dims!r}.")
         self.dims = int(dims)
         self.min_shots, self.max_shots = check_shots(shots)
         if queries < 1:
-            raise ValueError(f"queries must be at least 1, got {queries}.")
+            raise InvalidValueError(f"queries must be at least 1, got {queries}.")
         self.queries = queries
         self.coefficients = check_range("coefficients", coefficients)
         self.x_range = check_range("x_range", x_range)
         if not noise >= 0:
-            raise ValueError(f"noise must be >= 0, got {noise}.")
+            raise InvalidValueError(f"noise must be >= 0, got {noise}.")
         self.noise = noise
         rows, cols = np.triu_indices(self.dims)
         self._pairs = (rows, cols)
@@ -81,13 +85,20 @@ class QuadraticTask(TaskDistribution):
         order of the coefficients from `functions`."""
         x = np.asarray(x)
         if x.shape[-1:] != (self.dims,):
-            raise ValueError(f"x must have {self.dims} inputs on its last axis, got {x.shape}.")
+            raise InvalidValueError(
+                f"x must have {self.dims} inputs on its last axis, got {x.shape}.")
         rows, cols = self._pairs
         return np.concatenate([np.ones_like(x[..., :1]), x, x[..., rows] * x[..., cols]], axis=-1)
 
-    def functions(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    def task_parameters(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
         """`[B, num_coefficients]` coefficients of `batch_size` tasks (see `monomials`)."""
         return rng.uniform(*self.coefficients, size=(batch_size, self.num_coefficients))
+
+    def functions(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+        """Deprecated name of `task_parameters` (it returns parameters, not functions)."""
+        warnings.warn(f"{type(self).__name__}.functions is deprecated: call task_parameters.",
+                      DeprecationWarning, stacklevel=2)
+        return self.task_parameters(batch_size, rng)
 
     def __call__(self, coefficients: np.ndarray, x: np.ndarray) -> np.ndarray:
         """`f(x)` for `coefficients [B, M]` and `x [B, n, dims]`: `[B, n, 1]`."""
@@ -112,7 +123,7 @@ class QuadraticTask(TaskDistribution):
     ) -> tuple[Episode, dict[str, np.ndarray]]:
         """Episodes plus `info["coefficients"] [B, num_coefficients]`, each task's function
         (the same as `functions(batch_size, rng)` on a fresh copy of `rng`)."""
-        params = self.functions(batch_size, rng)
+        params = self.task_parameters(batch_size, rng)
         s = self.max_shots
         x = rng.uniform(*self.x_range, size=(batch_size, s + self.queries, self.dims))
         y = self(params, x)

@@ -16,14 +16,19 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from l2l.episodes import Episode
+from l2l.errors import InvalidValueError
 from l2l.tasks.base import TaskDistribution, check_range, check_shots
 
 
 class SinusoidTask(TaskDistribution):
-    """Episodes of `y = amplitude * sin(x - phase)` regression.
+    """A task distribution: episodes of `y = amplitude * sin(x - phase)` regression.
+
+    Each episode is a new task (a new amplitude and phase) drawn from this distribution.
 
     Args:
         shots: support points per episode, or `(min, max)` for ragged, masked support sets.
@@ -42,22 +47,28 @@ class SinusoidTask(TaskDistribution):
                  x_range: tuple[float, float] = (-5.0, 5.0), noise: float = 0.0):
         self.min_shots, self.max_shots = check_shots(shots)
         if queries < 1:
-            raise ValueError(f"queries must be at least 1, got {queries}.")
+            raise InvalidValueError(f"queries must be at least 1, got {queries}.")
         self.queries = queries
         self.amplitude = check_range("amplitude", amplitude)
         self.phase = check_range("phase", phase)
         self.x_range = check_range("x_range", x_range)
         if noise < 0:
-            raise ValueError(f"noise must be >= 0, got {noise}.")
+            raise InvalidValueError(f"noise must be >= 0, got {noise}.")
         self.noise = noise
 
-    def functions(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    def task_parameters(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
         """`[B, 2]` (amplitude, phase) pairs of `batch_size` tasks."""
         return np.stack([rng.uniform(*self.amplitude, batch_size),
                          rng.uniform(*self.phase, batch_size)], axis=1)
 
+    def functions(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+        """Deprecated name of `task_parameters` (it returns parameters, not functions)."""
+        warnings.warn(f"{type(self).__name__}.functions is deprecated: call task_parameters.",
+                      DeprecationWarning, stacklevel=2)
+        return self.task_parameters(batch_size, rng)
+
     def sample(self, batch_size: int, rng: np.random.Generator) -> Episode:
-        params = self.functions(batch_size, rng)
+        params = self.task_parameters(batch_size, rng)
         x = rng.uniform(*self.x_range, size=(batch_size, self.max_shots + self.queries, 1))
         y = params[:, None, :1] * np.sin(x - params[:, None, 1:])
         shots = rng.integers(self.min_shots, self.max_shots + 1, size=batch_size)

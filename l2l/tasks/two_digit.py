@@ -19,7 +19,9 @@ the test is from training:
 
 Example:
 
->>> import numpy as np
+>>> import warnings
+
+import numpy as np
 >>> from l2l.tasks import TwoDigitTask
 >>> rng = np.random.default_rng(0)
 >>> images = rng.integers(0, 256, size=(500, 28, 28), dtype=np.uint8)
@@ -32,9 +34,12 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from l2l.episodes import Episode
+from l2l.errors import InvalidValueError, invalid_value
 from l2l.tasks.base import TaskDistribution, check_shots, fraction_split
 from l2l.tasks.splits import SPLIT_FRACTIONS
 from l2l.tasks.splits import SPLIT_NAMES as SPLITS
@@ -46,9 +51,9 @@ NUM_HELDOUT_DIGITS = 2
 
 def _check(protocol: str, split: str | None = None) -> None:
     if protocol not in PROTOCOLS:
-        raise ValueError(f"Unknown protocol {protocol!r}; choose one of {PROTOCOLS}.")
+        raise InvalidValueError(f"Unknown protocol {protocol!r}; choose one of {PROTOCOLS}.")
     if split is not None and split not in SPLITS:
-        raise ValueError(f"Unknown split {split!r}; choose one of {SPLITS}.")
+        raise InvalidValueError(f"Unknown split {split!r}; choose one of {SPLITS}.")
 
 
 def heldout_digits(seed: int = SPLIT_SEED) -> np.ndarray:
@@ -106,7 +111,9 @@ def _hard_negative_table(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class TwoDigitTask(TaskDistribution):
-    """Episodes of "is the query the same two-digit number as the support images?".
+    """A task distribution: episodes of "is the query the same number as the support images?".
+
+    Each episode is a new task (a new number of the split), drawn from this distribution.
 
     Args:
         images: `[N, 28, 28]` uint8 digit images (e.g. from `l2l.datasets.load_mnist`).
@@ -117,7 +124,10 @@ class TwoDigitTask(TaskDistribution):
             `max` and masked.
         queries: query images per episode, an even number: half same, half different.
         hard_negative_fraction: share of "different" queries that share a digit with the target.
-        seed: the split seed; keep the default to compare with published l2l figures.
+        split_seed: which numbers and images land in which split (`l2l.tasks.splits`); keep
+            the default to compare with published l2l figures. Not the seed of the episode
+            stream, which `episodes`/`dataset(seed=...)` take.
+        seed: deprecated name of `split_seed`.
 
     Episodes hold `support_x`/`query_x` as `[B, n, 28, 56, 1]` uint8 and `support_y`/`query_y`
     as `[B, n]` float32 (support labels are all 1: every support image shows the number).
@@ -132,32 +142,40 @@ class TwoDigitTask(TaskDistribution):
         shots: int | tuple[int, int] = 1,
         queries: int = 2,
         hard_negative_fraction: float = 0.5,
-        seed: int = SPLIT_SEED,
+        split_seed: int = SPLIT_SEED,
+        *,
+        seed: int | None = None,
     ):
+        if seed is not None:
+            warnings.warn("TwoDigitTask(seed=) is deprecated: it is the split seed, now "
+                          "split_seed= (the stream seed is dataset(seed=)).",
+                          DeprecationWarning, stacklevel=2)
+            split_seed = seed
         _check(protocol, split)
         images, labels = np.asarray(images), np.asarray(labels)
         if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
-            raise ValueError(
+            raise InvalidValueError(
                 f"images must be uint8 digits of shape [N, 28, 28], got {images.dtype} "
                 f"{images.shape}; load them with l2l.datasets.load_mnist()."
             )
         if labels.shape != (len(images),):
-            raise ValueError(f"labels must have shape [{len(images)}], got {labels.shape}.")
+            raise invalid_value("labels", labels, f"one digit per image, shape [{len(images)}]")
         if labels.size and (labels.min() < 0 or labels.max() > 9):
-            raise ValueError("labels must be digits 0-9.")
+            raise invalid_value("labels", labels, "digits 0-9")
         self.min_shots, self.max_shots = check_shots(shots)
         if queries < 2 or queries % 2:
-            raise ValueError(f"queries must be an even number >= 2 (half same, half different), "
+            raise InvalidValueError(
+                f"queries must be an even number >= 2 (half same, half different), "
                              f"got {queries}.")
         if not 0.0 <= hard_negative_fraction <= 1.0:
-            raise ValueError(f"hard_negative_fraction must lie in [0, 1], got "
-                             f"{hard_negative_fraction}.")
+            raise invalid_value("hard_negative_fraction", hard_negative_fraction,
+                                "a share in [0, 1]")
         self.split, self.protocol, self.queries = split, protocol, queries
         self.hard_negative_fraction = hard_negative_fraction
-        self.numbers = number_splits(protocol, seed)[split]
+        self.numbers = number_splits(protocol, split_seed)[split]
         self._hard_table, self._hard_counts = _hard_negative_table(self.numbers)
 
-        pool = image_pools(labels, protocol, seed)[split]
+        pool = image_pools(labels, protocol, split_seed)[split]
         pool_labels = labels[pool]
         order = np.argsort(pool_labels, kind="stable")
         # Digit images of the pool, grouped by digit: digit d owns [start[d], start[d]+count[d]).
@@ -167,7 +185,7 @@ class TwoDigitTask(TaskDistribution):
         needed = np.union1d(self.numbers // 10, self.numbers % 10)
         missing = needed[self._count[needed] == 0]
         if missing.size:
-            raise ValueError(f"The {split} image pool has no images of digit(s) "
+            raise InvalidValueError(f"The {split} image pool has no images of digit(s) "
                              f"{missing.tolist()}; give images of every digit.")
 
     def _draw_images(self, numbers: np.ndarray, rng: np.random.Generator) -> np.ndarray:
