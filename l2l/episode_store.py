@@ -67,6 +67,7 @@ import numpy as np
 import l2l
 from l2l.datasets.paths import CorruptDataError
 from l2l.episodes import Episode
+from l2l.errors import InvalidValueError, L2LError
 from l2l.tasks.base import EVALUATION_CHUNK, TaskDistribution
 from l2l.training.atomic import atomic_path
 
@@ -76,7 +77,7 @@ FIELDS = tuple(f.name for f in dataclasses.fields(Episode))
 
 
 
-class StaleEpisodeSetError(ValueError):
+class StaleEpisodeSetError(L2LError, ValueError):
     """A stored episode set is readable but is not the set asked for (or was modified)."""
 
 
@@ -99,7 +100,7 @@ class EpisodeSetInfo:
         """The info of `task.fixed_episodes(num_episodes, seed)`."""
         config = task.config()
         if "split" in config and config["split"] != split:
-            raise ValueError(f"split={split!r} contradicts the task, which draws from the "
+            raise InvalidValueError(f"split={split!r} contradicts the task, which draws from the "
                              f"{config['split']!r} split; pass split={config['split']!r}.")
         return cls(task_family=task_family(task), task_config=canonical_json(config),
                    split=str(split), seed=int(seed), num_episodes=int(num_episodes))
@@ -119,7 +120,8 @@ def canonical_json(config: dict) -> str:
     try:
         return json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"A task config must hold only finite JSON values (numbers, strings, "
+        raise InvalidValueError(
+            f"A task config must hold only finite JSON values (numbers, strings, "
                          f"lists, dicts); {e}. Fix the task's config() method.") from None
 
 
@@ -143,7 +145,7 @@ def save_episode_set(path: str | os.PathLike, episodes: Episode, info: EpisodeSe
     import h5py
 
     if episodes.batch_size != info.num_episodes:
-        raise ValueError(f"info says {info.num_episodes} episodes but the Episode holds "
+        raise InvalidValueError(f"info says {info.num_episodes} episodes but the Episode holds "
                          f"{episodes.batch_size}.")
     with atomic_path(path) as temporary, h5py.File(temporary, "w") as f:
         for name in FIELDS:

@@ -78,13 +78,13 @@ def check_learner(learner, episodes: Episode, *, predictor=None,
     reference = _run(name, "output contract", lambda: _contract(model, core, episodes))
 
     def same(check: str, other: Episode | None = None, predict=None) -> None:
-        got = _run(name, check, lambda: (predict or _predict)(model, other))
+        got = _run(name, check, lambda: (predict or predict_eagerly)(model, other))
         _assert_close(name, check, got, reference, atol)
 
     if order_invariant:
         same("support order", _permuted(episodes))
     same("padding", _garbage_padded(episodes))
-    same("serialisation round trip", episodes, lambda m, e: _predict(_reloaded(m), e))
+    same("serialisation round trip", episodes, lambda m, e: predict_eagerly(_reloaded(m), e))
     chosen = _strategy(strategy, name)
     if chosen is not None:
         same("distribution strategy", episodes,
@@ -144,12 +144,14 @@ def _run(name: str, check: str, fn):
                              f"{type(e).__name__}: {e}") from e
 
 
-def _predict(model: keras.Model, episodes: Episode) -> np.ndarray:
+def predict_eagerly(model: keras.Model, episodes: Episode) -> np.ndarray:
+    """`model`'s query predictions for `episodes`, from one eager call (no `predict` graph to
+    trace: quick for scoring a small model once)."""
     return np.asarray(model(episodes.inputs(), training=False))
 
 
 def _contract(model: MetaModel, core, episodes: Episode) -> np.ndarray:
-    predictions = _predict(model, episodes)
+    predictions = predict_eagerly(model, episodes)
     if predictions.shape[:2] != (episodes.batch_size, episodes.query_size):
         raise AssertionError(f"predictions have shape {predictions.shape}; expected one per "
                              f"query, [{episodes.batch_size}, {episodes.query_size}, ...]")

@@ -23,6 +23,7 @@ import zlib
 import numpy as np
 
 from l2l.datasets.paths import CorruptDataError
+from l2l.errors import InvalidValueError
 from l2l.training.atomic import atomic_path
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -120,12 +121,12 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     array = np.asarray(array)
     native = array.dtype.newbyteorder("=")
     if native not in _CODES:
-        raise ValueError(
+        raise InvalidValueError(
             f"Cannot write dtype {array.dtype} as IDX; convert the array to one of "
             "uint8, int8, int16, int32, float32, float64 first (MNIST uses uint8)."
         )
     if not 1 <= array.ndim <= 255:
-        raise ValueError(
+        raise InvalidValueError(
             f"IDX files hold arrays with 1 to 255 dimensions, got {array.ndim}; "
             "reshape the array first."
         )

@@ -1,3 +1,5 @@
+# Over 300 lines: one dataset's loader (find or download, verify, decode, cache, rotate,
+# split); the parts shared with MNIST already live in l2l.datasets.paths.
 """Omniglot handwritten characters (Lake et al., 2015), read straight from the canonical zips.
 
 The dataset is 1623 characters from 50 alphabets, each drawn once by 20 people, as 105x105
@@ -66,6 +68,7 @@ from l2l.datasets.paths import (
     file_digest,
     keras_cache_dir,
 )
+from l2l.errors import InvalidValueError
 from l2l.tasks.splits import OMNIGLOT_SPLIT_SEED, SPLIT_FRACTIONS
 from l2l.training.atomic import atomic_path
 
@@ -131,10 +134,11 @@ class Omniglot:
         turns = np.asarray(quarter_turns)
         if (turns.ndim != 1 or turns.size == 0 or not np.issubdtype(turns.dtype, np.integer)
                 or len(set(turns.tolist())) != turns.size or not np.isin(turns, range(4)).all()):
-            raise ValueError(f"quarter_turns must be distinct integers in 0..3 (0, 90, 180, "
+            raise InvalidValueError(f"quarter_turns must be distinct integers in 0..3 (0, 90, 180, "
                              f"270 degrees), got {quarter_turns!r}.")
         if any(n.count("/") > 1 for n in self.character_names):
-            raise ValueError("This Omniglot data is already rotated; rotate the original once.")
+            raise InvalidValueError(
+                "This Omniglot data is already rotated; rotate the original once.")
         r = turns.size
         tile = lambda a: np.concatenate([a] * r)  # noqa: E731
         return Omniglot(
@@ -193,9 +197,9 @@ def load_omniglot(
     names = (sets,) if isinstance(sets, str) else tuple(sets)
     unknown = [s for s in names if s not in SETS]
     if not names or unknown or len(set(names)) != len(names):
-        raise ValueError(f"sets must be distinct names from {SETS}, got {sets!r}.")
+        raise InvalidValueError(f"sets must be distinct names from {SETS}, got {sets!r}.")
     if int(image_size) != image_size or not 1 <= image_size <= ORIGINAL_SIZE:
-        raise ValueError(f"image_size must be an integer in 1..{ORIGINAL_SIZE}, got "
+        raise InvalidValueError(f"image_size must be an integer in 1..{ORIGINAL_SIZE}, got "
                          f"{image_size!r}.")
     cache = None if cache_dir is False else Path(
         cache_dir if cache_dir is not None else keras_cache_dir() / _CACHE_SUBDIR)

@@ -40,10 +40,11 @@ import numpy as np
 
 from l2l.algorithms import MAML, GradientMetaLearner
 from l2l.episodes import Episode
+from l2l.errors import InvalidTypeError, InvalidValueError
 from l2l.evaluation import Score, mean_ci95, per_episode_mse
 from l2l.tasks import ImageAsDataset
 from l2l.training.atomic import write_json
-from l2l.training.model_files import save_model
+from l2l.training.model_files import ModelNotFoundError, save_model
 
 
 def coordinate_mlp(units: Sequence[int] = (64, 64, 64), channels: int = 1,
@@ -82,9 +83,10 @@ class ReconstructionClassifier:
                  = None, shots: int = 100, queries: int = 200, temperature: float = 0.01):
         self.classes = [int(c) for c in classes]
         if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
-            raise ValueError(f"classes must list at least two distinct labels, got {classes!r}.")
+            raise InvalidValueError(
+                f"classes must list at least two distinct labels, got {classes!r}.")
         if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}.")
+            raise InvalidValueError(f"temperature must be > 0, got {temperature!r}.")
         self.build = build or default_meta_model
         self.shots, self.queries, self.temperature = shots, queries, float(temperature)
         self.models: dict[int, GradientMetaLearner] = {}
@@ -102,7 +104,8 @@ class ReconstructionClassifier:
                                   classes=[c], indices=indices)
             model = self.build()
             if not isinstance(model, GradientMetaLearner):
-                raise TypeError(f"build() must return an l2l.algorithms GradientMetaLearner, "
+                raise InvalidTypeError(
+                    f"build() must return an l2l.algorithms GradientMetaLearner, "
                                 f"got {type(model).__name__}.")
             if not model.compiled:
                 model.compile(keras.optimizers.Adam(1e-3))
@@ -117,7 +120,8 @@ class ReconstructionClassifier:
         support pixels of each episode (one image per episode)."""
         missing = [c for c in self.classes if c not in self.models]
         if missing:
-            raise ValueError(f"No meta-model for classes {missing}: call fit() or load() first.")
+            raise InvalidValueError(
+                f"No meta-model for classes {missing}: call fit() or load() first.")
         return np.stack([
             per_episode_mse(self.models[c].predict(episodes.inputs(), batch_size=batch_size,
                                                    verbose=0), episodes.query_y)
@@ -173,7 +177,7 @@ class ReconstructionClassifier:
         """The classifier `save` wrote to `directory`."""
         path = os.path.join(directory, "classifier.json")
         if not os.path.exists(path):
-            raise FileNotFoundError(f"{path} not found: not a directory written by "
+            raise ModelNotFoundError(f"{path} not found: not a directory written by "
                                     "ReconstructionClassifier.save().")
         with open(path) as f:
             settings = json.load(f)

@@ -29,6 +29,8 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from l2l.errors import InvalidValueError
+
 
 def mlp(input_shape: Sequence[int], units: Sequence[int] = (256,), classes: int = 10,
         input_scale: float | None = None) -> keras.Sequential:
@@ -45,14 +47,15 @@ def mlp(input_shape: Sequence[int], units: Sequence[int] = (256,), classes: int 
 
 def _dense_layers(model: keras.Model) -> list:
     if not isinstance(model, keras.Sequential) or not model.built:
-        raise ValueError("Transfer by activation works on a built keras.Sequential MLP (see "
+        raise InvalidValueError("Transfer by activation works on a built keras.Sequential MLP (see "
                          f"l2l.systems.transfer.mlp), got {type(model).__name__}"
                          f"{'' if getattr(model, 'built', False) else ' (not built)'}.")
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     others = [layer for layer in model.layers if not isinstance(
         layer, (keras.layers.Dense, keras.layers.Flatten, keras.layers.Rescaling))]
     if len(dense) < 2 or others:
-        raise ValueError("Transfer by activation needs Dense hidden layers and a Dense output "
+        raise InvalidValueError(
+            "Transfer by activation needs Dense hidden layers and a Dense output "
                          "layer (Flatten/Rescaling allowed in front); got layers "
                          f"{[type(layer).__name__ for layer in model.layers]}.")
     return dense
@@ -78,15 +81,16 @@ def kept_units(activations: list[np.ndarray], threshold: float | None = None,
     [array([False,  True,  True])]
     """
     if (threshold is None) == (keep_fraction is None):
-        raise ValueError("Give exactly one of threshold (a mean activation) and keep_fraction "
+        raise InvalidValueError(
+            "Give exactly one of threshold (a mean activation) and keep_fraction "
                          "(the share of most active units to keep).")
     if keep_fraction is not None and not 0.0 <= keep_fraction <= 1.0:
-        raise ValueError(f"keep_fraction must be in [0, 1], got {keep_fraction!r}.")
+        raise InvalidValueError(f"keep_fraction must be in [0, 1], got {keep_fraction!r}.")
     masks = []
     for a in activations:
         mean = np.asarray(a).mean(axis=0)
         if not np.isfinite(mean).all():
-            raise ValueError("Hidden activations contain NaN or infinite values: check the "
+            raise InvalidValueError("Hidden activations contain NaN or infinite values: check the "
                              "source model and the data.")
         if threshold is not None:
             masks.append(mean > threshold)
@@ -117,7 +121,7 @@ def transfer_with_masks(model: keras.Sequential, masks: list[np.ndarray],
     dense = _dense_layers(model)
     if len(masks) != len(dense) - 1 or any(
             m.shape != (layer.units,) for m, layer in zip(masks, dense, strict=False)):
-        raise ValueError(f"masks must hold one boolean [units] array per hidden layer "
+        raise InvalidValueError(f"masks must hold one boolean [units] array per hidden layer "
                          f"({[layer.units for layer in dense[:-1]]}), got "
                          f"{[np.shape(m) for m in masks]}.")
     copy = _fresh_copy(model, classes)

@@ -14,6 +14,8 @@ import time
 
 import keras
 
+from l2l.errors import InvalidValueError
+
 
 class TimeBudget(keras.callbacks.Callback):
     """Stop `fit` once `minutes` of training wall-clock time have passed.
@@ -30,7 +32,7 @@ class TimeBudget(keras.callbacks.Callback):
     def __init__(self, minutes: float, anneal_learning_rate: bool = False):
         super().__init__()
         if not minutes > 0:
-            raise ValueError(f"minutes must be positive, got {minutes}.")
+            raise InvalidValueError(f"minutes must be positive, got {minutes}.")
         self.budget_seconds = 60.0 * minutes
         self.anneal_learning_rate = anneal_learning_rate
         self.elapsed = 0.0
@@ -48,7 +50,8 @@ class TimeBudget(keras.callbacks.Callback):
         if self.anneal_learning_rate and math.isfinite(self.budget_seconds):
             rate = self.model.optimizer.learning_rate
             if not isinstance(rate, keras.Variable):
-                raise ValueError("TimeBudget(anneal_learning_rate=True) needs a float learning "
+                raise InvalidValueError(
+                    "TimeBudget(anneal_learning_rate=True) needs a float learning "
                                  "rate, not a schedule: compile with a number.")
             self._initial_rate = float(keras.ops.convert_to_numpy(rate))
 

@@ -1,3 +1,4 @@
+# Over 300 lines: one class, BackupAndRestore, and the identity checks it alone uses.
 """Resumable training: a `BackupAndRestore` callback that is safe to kill and exact on resume.
 
 Keras's callback of that name, made safe to kill at any moment (atomic checkpoints, see
@@ -33,6 +34,7 @@ import time
 
 import keras
 
+from l2l.errors import L2LError
 from l2l.training.atomic import TMP_PREFIX, atomic_path, write_json
 
 STATE_FILE = "checkpoint.json"
@@ -41,7 +43,7 @@ _FORMAT = 1
 _HELD_LOCKS: dict = {}  # lock file -> open handle, for the folders this process trains in
 
 
-class CheckpointError(ValueError):
+class CheckpointError(L2LError, ValueError):
     """A checkpoint cannot be used: of another model or configuration, damaged, or in use."""
 
 

@@ -12,7 +12,7 @@ Example:
 >>> load_model(os.path.join(tempfile.mkdtemp(), "missing.keras"))
 Traceback (most recent call last):
 ...
-FileNotFoundError: No saved model at ...
+l2l.training.model_files.ModelNotFoundError: No saved model at ...
 """
 
 from __future__ import annotations
@@ -23,10 +23,15 @@ import zipfile
 
 import keras
 
+from l2l.errors import InvalidValueError, L2LError
 from l2l.training.atomic import atomic_path
 
 
-class ModelFileError(ValueError):
+class ModelNotFoundError(L2LError, FileNotFoundError):
+    """Nothing at the path a saved model was to be loaded from."""
+
+
+class ModelFileError(L2LError, ValueError):
     """A saved model cannot be loaded: damaged file, or a class this process does not know."""
 
 
@@ -34,7 +39,7 @@ class ModelFileError(ValueError):
 def save_model(model: keras.Model, path: str | os.PathLike) -> None:
     """`model.save(path)`, atomically: an interrupted or failed save keeps the old file."""
     if not os.fspath(path).endswith(".keras"):
-        raise ValueError(f"save_model writes the .keras format; name the file *.keras, got "
+        raise InvalidValueError(f"save_model writes the .keras format; name the file *.keras, got "
                          f"{os.fspath(path)!r}.")
     with atomic_path(path) as tmp:
         model.save(tmp)
@@ -49,13 +54,13 @@ def load_model(path: str | os.PathLike, **kwargs) -> keras.Model:
     `custom_objects={"package>Name": cls}`.
 
     Raises:
-        FileNotFoundError: nothing at `path`.
+        ModelNotFoundError: nothing at `path` (a `FileNotFoundError`).
         ModelFileError: `path` is not a readable `.keras` file (truncated, corrupt), or the
             model uses a class this process does not know (named in the message).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"No saved model at {path}: check the path (models are saved "
+        raise ModelNotFoundError(f"No saved model at {path}: check the path (models are saved "
                                 "with model.save('name.keras') or l2l.training.save_model).")
     try:
         with zipfile.ZipFile(path) as archive:
@@ -76,6 +81,7 @@ def load_model(path: str | os.PathLike, **kwargs) -> keras.Model:
     import l2l.models  # noqa: F401
     import l2l.networks  # noqa: F401
     import l2l.predictors  # noqa: F401
+    import l2l.testing  # noqa: F401  (OutputProbe, in models check_learner saved)
 
     unknown = _unknown_classes(config, kwargs.get("custom_objects") or {})
     if unknown:
