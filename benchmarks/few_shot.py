@@ -82,6 +82,18 @@ def load(dataset: str, data_dir: str | None = None) -> dict:
     raise ValueError(f"Unknown dataset {dataset!r}; choose from {DATASETS}.")
 
 
+def test_episodes_of(data: dict, dataset: str, ways: int, shots: int, queries: int,
+                     num_episodes: int):
+    """The stored test episodes of a cell (`data` from `load`): the one set every benchmark
+    scoring this (dataset, ways, shots) uses, `few_shot-<dataset>-<ways>way-<shots>shot`."""
+    from l2l.tasks import FewShotClassification
+
+    task = FewShotClassification(data["x"], data["labels"], ways=ways, shots=shots,
+                                 queries=queries, classes=data["test"])
+    return stored_episodes(task, f"few_shot-{dataset}-{ways}way-{shots}shot", num_episodes,
+                           "test")
+
+
 def run(quick: bool = False, seed: int = 0, *, datasets: tuple[str, ...] = DATASETS,
         methods: tuple[str, ...] | None = None, ways: tuple[int, ...] = (5,),
         shots: tuple[int, ...] = (1,), minutes_per_cell: float | None = None,
@@ -117,10 +129,7 @@ def run(quick: bool = False, seed: int = 0, *, datasets: tuple[str, ...] = DATAS
                                f"{len(data['test'])} test classes.")
                 continue
             for k in shots:
-                test_task = FewShotClassification(data["x"], data["labels"], ways=n, shots=k,
-                                                  queries=eval_queries, classes=data["test"])
-                test = stored_episodes(test_task, f"few_shot-{dataset}-{n}way-{k}shot", n_test,
-                                       "test")
+                test = test_episodes_of(data, dataset, n, k, eval_queries, n_test)
                 train = FewShotClassification(data["train_x"], data["train_labels"], ways=n,
                                               shots=k, queries=train_queries,
                                               classes=data["train"])

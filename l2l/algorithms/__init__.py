@@ -6,26 +6,33 @@ adapted copy, so `predict`, `evaluate` and `l2l.evaluation.evaluate` work as for
 
 - `MAML`: learned initialisation, second order (or `first_order=True`).
 - `MetaSGD`: plus a learned inner learning rate per parameter.
+- `ANIL`: MAML adapting only the head (last layer) in the inner loop.
 - `Reptile`: first-order; moves the initialisation towards the adapted parameters.
 - `ScaleAwareMAML`: plus a learned per-parameter scale used as a quadratic or quartic
   regulariser around the mean and/or as per-parameter learning rates.
 
-Every one takes `stop_tolerance` for a per-episode automatic stop of the inner loop.
+Every one takes `stop_tolerance` for a per-episode automatic stop of the inner loop, and runs
+on conv nets: episodes are batched structurally (`vectorize="batched"`: batched matmuls and
+grouped convolutions, XLA-compilable), or by `tf.vectorized_map` (`vectorize="pfor"`).
 """
 
+from l2l.algorithms.anil import ANIL
 from l2l.algorithms.base import Adaptation, GradientMetaLearner
+from l2l.algorithms.batched_layers import UnsupportedLayerError
 from l2l.algorithms.maml import MAML, MetaSGD
 from l2l.algorithms.priors import quadratic_penalty, quartic_penalty, scaled_rates
 from l2l.algorithms.reptile import Reptile
 from l2l.algorithms.scaled import ScaleAwareMAML
 
 __all__ = [
+    "ANIL",
     "MAML",
     "Adaptation",
     "GradientMetaLearner",
     "MetaSGD",
     "Reptile",
     "ScaleAwareMAML",
+    "UnsupportedLayerError",
     "quadratic_penalty",
     "quartic_penalty",
     "scaled_rates",

@@ -12,6 +12,14 @@ queries with the adapted parameters. So
   (second order by default, first order with `first_order=True`). Subclasses change only how
   a step is taken (`inner_rates`, `inner_penalty`); Reptile replaces `train_step`.
 
+The episodes are batched structurally by default (`vectorize="batched"`, see
+`l2l.algorithms.functional`): Dense and Conv2D layers run as batched matmuls and grouped
+convolutions, with no loop over episodes in the graph; `vectorize="pfor"` keeps the older
+`tf.vectorized_map` path, which runs any layer. `batch_norm` chooses how batch normalisation
+behaves in the inner loop (`"transductive"` per-episode batch statistics, MAML's setting, or
+`"running"` statistics at test time; see `l2l.algorithms.batched_layers.BATCH_NORM_MODES`).
+A subclass adapts a subset of the parameters by overriding `adapted_variables` (ANIL).
+
 Inner steps are a static Python loop (a small fixed count), so the whole step traces into one
 graph that XLA compiles (`compile(jit_compile=True)`). With `stop_tolerance`, each episode
 stops on its own once a step improved its support objective by less than the tolerance (that
@@ -37,14 +45,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from l2l.algorithms.functional import batched_call, per_example_loss, stack_params
+from l2l.algorithms.batched_conv import conv_method
+from l2l.algorithms.batched_layers import BATCH_NORM_MODES, check_supported
+from l2l.algorithms.functional import VECTORIZE, batched_call, per_example_loss, stack_params
 from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
+from l2l.errors import invalid_value
 from l2l.ops import masked_mean
 from l2l.serialization import deserialize_layers, register, serialize_layers
 
@@ -55,7 +67,8 @@ class Adaptation:
 
     Attributes:
         params: adapted parameters, one `[B, *variable.shape]` tensor per trainable variable
-            of the wrapped model, in `model.trainable_variables` order.
+            of the wrapped model, in `model.trainable_variables` order (a variable the
+            algorithm does not adapt, see `adapted_variables`, is its `[*shape]` value).
         objectives: `[B, steps]` support objective (loss + penalty) before each step.
         steps: `[B]` number of steps each episode took (less than `steps` if it stopped).
     """
@@ -95,12 +108,22 @@ class GradientMetaLearner(keras.Model):
             query-loss gradient at the adapted parameters.
         stop_tolerance: if set, an episode stops adapting once a step lowers its support
             objective by less than this (absolute) amount.
+        vectorize: `"batched"` (structural batching of supported layers; the default) or
+            `"pfor"` (`tf.vectorized_map`, any layer; no XLA for conv nets).
+        batch_norm: `"transductive"` or `"running"`: how batch normalisation layers
+            normalise inside and after the inner loop (`BATCH_NORM_MODES`); batched path only.
     """
 
     def __init__(self, model, loss="mse", inner_steps: int = 1,
                  inner_learning_rate: float = 0.01, test_steps: int | None = None,
-                 first_order: bool = False, stop_tolerance: float | None = None, **kwargs):
+                 first_order: bool = False, stop_tolerance: float | None = None,
+                 vectorize: str = "batched", batch_norm: str = "transductive", **kwargs):
         super().__init__(**kwargs)
+        if vectorize not in VECTORIZE:
+            raise invalid_value("vectorize", vectorize, f"one of {VECTORIZE}")
+        if batch_norm not in BATCH_NORM_MODES:
+            raise invalid_value("batch_norm", batch_norm, f"one of {BATCH_NORM_MODES}")
+        self.vectorize, self.batch_norm = vectorize, batch_norm
         if not isinstance(model, keras.Layer):
             raise TypeError(f"{type(self).__name__} wraps a Keras model (keras.Model or "
                             f"keras.Layer), got {type(model).__name__}.")
@@ -143,6 +166,8 @@ class GradientMetaLearner(keras.Model):
         if not self.model.trainable_variables:
             raise ValueError(f"{type(self).__name__}: the wrapped model has no trainable "
                              "variables, so there is nothing to adapt.")
+        if self.vectorize == "batched":
+            check_supported(self.model)
         self.create_variables()
         self.built = True
 
@@ -167,9 +192,26 @@ class GradientMetaLearner(keras.Model):
         """Per-episode `[B]` term added to the support loss, or None (the default)."""
         return None
 
+    def adapted_variables(self) -> list[bool]:
+        """Hook: which of `model.trainable_variables` the inner loop adapts. All by default."""
+        return [True] * len(self.model.trainable_variables)
+
+    def call_with_params(self, params, x, training=False, update_statistics=False):
+        """Predictions `[B, n, ...]` of the wrapped model with per-episode `params`.
+
+        `params` as `Adaptation.params`; `update_statistics` lets `batch_norm="running"`
+        layers update their moving statistics (done on the queries in training).
+        """
+        jit = getattr(self, "jit_compile", False) is True
+        return batched_call(self.model, params, self._cast_x(x), training=training,
+                            vectorize=self.vectorize, batch_norm=self.batch_norm,
+                            conv=conv_method(jit), update_statistics=update_statistics)
+
     def forward(self, params, x, training=False):
-        """Predictions `[B, n, ...]` of the wrapped model with per-episode `params`."""
-        return batched_call(self.model, params, self._cast_x(x), training=training)
+        """Deprecated alias of `call_with_params` (to be removed in the next release)."""
+        warnings.warn("GradientMetaLearner.forward is deprecated; use call_with_params.",
+                      DeprecationWarning, stacklevel=2)
+        return self.call_with_params(params, x, training=training)
 
     def _cast_x(self, x):
         x = ops.convert_to_tensor(x)
@@ -180,7 +222,7 @@ class GradientMetaLearner(keras.Model):
     def support_objective(self, theta, phi, inputs, training=False):
         """`[B]`: masked mean support loss of every episode, plus `inner_penalty`."""
         mask = ops.cast(inputs[SUPPORT_MASK], phi[0].dtype)
-        predictions = self.forward(phi, inputs[SUPPORT_X], training=training)
+        predictions = self.call_with_params(phi, inputs[SUPPORT_X], training=training)
         losses = per_example_loss(self.task_loss, inputs[SUPPORT_Y], predictions)
         objective = masked_mean(losses, mask)
         penalty = self.inner_penalty(theta, phi, ops.sum(mask, axis=1))
@@ -196,24 +238,29 @@ class GradientMetaLearner(keras.Model):
         first_order = self.first_order if first_order is None else first_order
         inputs = {k: ops.convert_to_tensor(inputs[k]) for k in INPUT_KEYS}
         theta = [ops.convert_to_tensor(v) for v in self.model.trainable_variables]
-        phi = stack_params(theta, ops.shape(inputs[SUPPORT_X])[0])
-        active = ops.ones_like(inputs[SUPPORT_MASK][:, 0], dtype=phi[0].dtype)
+        adapted = [i for i, a in enumerate(self.adapted_variables()) if a]
+        stacked = stack_params([theta[i] for i in adapted], ops.shape(inputs[SUPPORT_X])[0])
+        phi = list(theta)
+        for i, p in zip(adapted, stacked, strict=True):
+            phi[i] = p
+        active = ops.ones_like(inputs[SUPPORT_MASK][:, 0], dtype=theta[0].dtype)
         taken = ops.zeros_like(active)
         objectives, previous = [], None
         for _ in range(steps):
             with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(phi)
+                tape.watch([phi[i] for i in adapted])
                 objective = self.support_objective(theta, phi, inputs, training=training)
                 total = ops.sum(objective)
-            grads = tape.gradient(total, phi)
+            grads = tape.gradient(total, [phi[i] for i in adapted])
             if first_order:
                 grads = [tf.stop_gradient(g) for g in grads]
             if self.stop_tolerance is not None and previous is not None:
                 improved = ops.cast(previous - objective > self.stop_tolerance, active.dtype)
                 active = tf.stop_gradient(active * improved)
             rates = self.inner_rates(theta, phi)
-            phi = [p - _per_episode(active, p) * r * g
-                   for p, r, g in zip(phi, rates, grads, strict=True)]
+            phi = list(phi)
+            for i, g in zip(adapted, grads, strict=True):
+                phi[i] = phi[i] - _per_episode(active, phi[i]) * rates[i] * g
             taken = taken + active
             objectives.append(objective)
             previous = objective
@@ -222,7 +269,8 @@ class GradientMetaLearner(keras.Model):
 
     def call(self, inputs, training=None):
         adapted = self.adapt(inputs, training=bool(training))
-        return self.forward(adapted.params, inputs[QUERY_X], training=training)
+        return self.call_with_params(adapted.params, inputs[QUERY_X], training=training,
+                                     update_statistics=bool(training))
 
     def with_options(self, **changes) -> GradientMetaLearner:
         """A copy with some constructor arguments changed and the same weights (uncompiled).
@@ -257,6 +305,8 @@ class GradientMetaLearner(keras.Model):
             "test_steps": self.test_steps,
             "first_order": self.first_order,
             "stop_tolerance": self.stop_tolerance,
+            "vectorize": self.vectorize,
+            "batch_norm": self.batch_norm,
         }
 
     @classmethod

@@ -1,11 +1,21 @@
-"""Evaluate any Keras model with per-episode parameters, vectorised over episodes.
+"""Evaluate a Keras model with per-episode parameters, batched over episodes.
 
 Gradient-based meta-learners keep one copy of the model's trainable parameters per episode,
 stacked along a leading `[B]` axis. `batched_call` runs the model on every episode's examples
-with that episode's parameters in one vectorised computation (`tf.vectorized_map` over
-`model.stateless_call`), so an inner loop over a batch of episodes is a handful of batched
-matrix products rather than a Python loop over tasks. Gradients of a sum of per-episode losses
-with respect to the stacked parameters are every episode's own gradient, in one call.
+with that episode's parameters in one computation, two ways (`VECTORIZE`):
+
+- `"batched"` (default): structural batching, `l2l.algorithms.batched_layers`: the model's
+  layers are applied one by one as batched operations (Dense as one batched matmul, Conv2D as
+  one grouped convolution or im2col matmul, batch norm per episode). No loop over episodes in
+  the graph, and XLA compiles it. A layer without a batched form raises
+  `UnsupportedLayerError` naming it.
+- `"pfor"`: `tf.vectorized_map` over `model.stateless_call`: any layer, but a convolution with
+  per-episode kernels falls back to a `while` loop over episodes, and XLA cannot compile that
+  loop's gradient. Batch norm then uses the layer's moving statistics (as `stateless_call`
+  with `training=False`) or the statistics of each episode's batch (`training=True`).
+
+Gradients of a sum of per-episode losses with respect to the stacked parameters are every
+episode's own gradient, in one call.
 
 Example:
 
@@ -36,13 +46,34 @@ def stack_params(values, batch_size) -> list:
     return [tf.broadcast_to(v, tf.concat([[batch_size], tf.shape(v)], axis=0)) for v in values]
 
 
-def batched_call(model: keras.Layer, params, x, training: bool | None = False):
+VECTORIZE = ("batched", "pfor")
+
+
+def batched_call(model: keras.Layer, params, x, training: bool | None = False,
+                 vectorize: str = "batched", batch_norm: str = "transductive",
+                 conv: str = "grouped", update_statistics: bool = False):
     """`model` applied to `x [B, n, ...]`, episode `b` with parameters `params[i][b]`.
 
-    `params` lists tensors shaped `[B, *variable.shape]` in the order of
-    `model.trainable_variables`. Non-trainable state (batch-norm statistics, say) is shared by
-    all episodes and left unchanged.
+    `params` lists tensors in the order of `model.trainable_variables`, each `[B, *shape]`
+    (one per episode) or, with `vectorize="batched"`, `[*shape]` (shared by every episode).
+    `batch_norm` ("transductive" or "running", see `batched_layers.BATCH_NORM_MODES`),
+    `conv` ("grouped" or "patches", see `batched_conv`) and `update_statistics` (update the
+    moving statistics of "running" batch norm) apply to `vectorize="batched"`. With "pfor",
+    non-trainable state (batch-norm statistics) is shared by all episodes and left unchanged.
     """
+    if vectorize == "batched":
+        from l2l.algorithms.batched_layers import structural_call
+
+        return structural_call(model, list(params), x, training=bool(training),
+                               batch_norm=batch_norm, conv=conv,
+                               update_statistics=update_statistics)
+    if vectorize != "pfor":
+        from l2l.errors import invalid_value
+
+        raise invalid_value("vectorize", vectorize, f"one of {VECTORIZE}")
+    batch = tf.shape(x)[0]
+    params = [p if len(p.shape) == len(v.shape) + 1 else stack_params([p], batch)[0]
+              for p, v in zip(params, model.trainable_variables, strict=True)]
     non_trainable = [tf.convert_to_tensor(v) for v in model.non_trainable_variables]
 
     def one_episode(args):

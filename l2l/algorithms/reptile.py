@@ -40,7 +40,7 @@ class Reptile(GradientMetaLearner):
     def __init__(self, model, loss="mse", inner_steps: int = 5,
                  inner_learning_rate: float = 0.02, test_steps: int | None = None,
                  stop_tolerance: float | None = None, **kwargs):
-        kwargs.pop("first_order", None)
+        kwargs.pop("first_order", None)  # vectorize, batch_norm: as GradientMetaLearner
         super().__init__(model, loss=loss, inner_steps=inner_steps,
                          inner_learning_rate=inner_learning_rate, test_steps=test_steps,
                          first_order=True, stop_tolerance=stop_tolerance, **kwargs)
@@ -52,7 +52,8 @@ class Reptile(GradientMetaLearner):
         directions = [ops.convert_to_tensor(v) - ops.mean(p, axis=0)
                       for v, p in zip(variables, adapted.params, strict=True)]
         self.optimizer.apply(directions, variables)
-        y_pred = self.forward(adapted.params, x["query_x"], training=True)
+        y_pred = self.call_with_params(adapted.params, x["query_x"], training=True,
+                                       update_statistics=True)
         loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                   training=True)
         self._loss_tracker.update_state(loss, sample_weight=ops.shape(y_pred)[0])
