@@ -51,6 +51,8 @@ from collections.abc import Iterator
 
 import keras
 
+from l2l.errors import InvalidValueError, L2LError
+
 STATE_FILE = "checkpoint.json"
 _TMP_PREFIX = ".tmp-"
 _LOCK_FILE = ".lock"
@@ -58,11 +60,11 @@ _FORMAT = 1
 _HELD_LOCKS: dict = {}  # lock file -> open handle, for the folders this process trains in
 
 
-class CheckpointError(ValueError):
+class CheckpointError(L2LError, ValueError):
     """A checkpoint cannot be used: of another model or configuration, damaged, or in use."""
 
 
-class ModelFileError(ValueError):
+class ModelFileError(L2LError, ValueError):
     """A saved model cannot be loaded: damaged file, or a class this process does not know."""
 
 
@@ -105,7 +107,7 @@ def write_json(path: str | os.PathLike, obj) -> None:
 def save_model(model: keras.Model, path: str | os.PathLike) -> None:
     """`model.save(path)`, atomically: an interrupted or failed save keeps the old file."""
     if not os.fspath(path).endswith(".keras"):
-        raise ValueError(f"save_model writes the .keras format; name the file *.keras, got "
+        raise InvalidValueError(f"save_model writes the .keras format; name the file *.keras, got "
                          f"{os.fspath(path)!r}.")
     with atomic_path(path) as tmp:
         model.save(tmp)

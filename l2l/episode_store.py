@@ -68,6 +68,7 @@ import numpy as np
 import l2l
 from l2l.datasets.paths import CorruptDataError
 from l2l.episodes import Episode
+from l2l.errors import L2LError
 from l2l.tasks.base import EVALUATION_CHUNK, TaskDistribution
 
 FORMAT_VERSION = 1
@@ -76,7 +77,7 @@ FIELDS = tuple(f.name for f in dataclasses.fields(Episode))
 
 
 
-class StaleEpisodeSetError(ValueError):
+class StaleEpisodeSetError(L2LError, ValueError):
     """A stored episode set is readable but is not the set asked for (or was modified)."""
 
 

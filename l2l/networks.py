@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from l2l.errors import InvalidValueError
 from l2l.serialization import deserialize_layers, register, serialize_layers
 
 
@@ -55,13 +56,13 @@ class SideBySideEncoder(keras.layers.Layer):
     def __init__(self, encoder: keras.layers.Layer, parts: int = 2, **kwargs):
         super().__init__(**kwargs)
         if parts < 1:
-            raise ValueError(f"parts must be at least 1, got {parts}.")
+            raise InvalidValueError(f"parts must be at least 1, got {parts}.")
         self.encoder, self.parts = encoder, parts
 
     def build(self, input_shape):
         height, width, channels = input_shape[1:]
         if width % self.parts:
-            raise ValueError(f"Image width {width} does not split into {self.parts} equal "
+            raise InvalidValueError(f"Image width {width} does not split into {self.parts} equal "
                              "tiles.")
         self.tile_shape = (height, width // self.parts, channels)
         self.encoder.build((None, *self.tile_shape))

@@ -18,20 +18,22 @@ import hashlib
 import os
 from pathlib import Path
 
+from l2l.errors import L2LError
+
 DATA_DIR_ENV = "L2L_DATA_DIR"
 """Environment variable naming a directory that holds l2l datasets (one subdirectory each)."""
 
 _CHUNK_SIZE = 1 << 20
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(L2LError, FileNotFoundError):
     """A dataset could not be found in any of the places a loader looked.
 
     The message lists every place looked, one per line, and how to make the data available.
     """
 
 
-class ChecksumError(ValueError):
+class ChecksumError(L2LError, ValueError):
     """A dataset file with a canonical name does not have the published digest.
 
     This almost always means a partial download or a corrupted copy: delete the file and
@@ -39,7 +41,7 @@ class ChecksumError(ValueError):
     """
 
 
-class CorruptDataError(ValueError):
+class CorruptDataError(L2LError, ValueError):
     """A dataset file exists but cannot be parsed (bad header, truncated, wrong shape)."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from keras import layers, ops
 
+from l2l.errors import InvalidValueError
 from l2l.learners.base import CONTEXT, CONTEXT_KEYS, CONTEXT_MASK, FEATURES, WEIGHTS
 from l2l.learners.pooling import PooledLearner
 from l2l.ops import label_features
@@ -42,7 +43,7 @@ class FiLMGenerator(PooledLearner):
     def __init__(self, channels=(32, 32), code_dim: int = 64, units=(128,), encoder=None,
                  use_labels: bool = True, ways: int | None = None, **kwargs):
         if code_dim is None:
-            raise ValueError("FiLMGenerator needs a code_dim (the size of its task code).")
+            raise InvalidValueError("FiLMGenerator needs a code_dim (the size of its task code).")
         super().__init__(code_dim=code_dim, units=units, encoder=encoder, use_labels=use_labels,
                          ways=ways, **kwargs)
         self.channels = tuple(int(c) for c in channels)

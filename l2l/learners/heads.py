@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from l2l.errors import InvalidValueError
 from l2l.learners.base import FEATURES, WEIGHTS, Learner
 from l2l.ops import (
     ABSENT_CLASS_LOGIT,
@@ -35,12 +36,12 @@ class ClassHeadGenerator(Learner):
     def __init__(self, ways: int, **kwargs):
         super().__init__(**kwargs)
         if ways is None:
-            raise ValueError(f"{type(self).__name__} classifies: pass ways=N.")
+            raise InvalidValueError(f"{type(self).__name__} classifies: pass ways=N.")
         self.ways = check_ways(ways)
 
     def call(self, support_x, support_y, support_mask, training=None):
         if len(support_x.shape) != 3:
-            raise ValueError(
+            raise InvalidValueError(
                 f"{type(self).__name__} needs support embeddings [B, S, D], got "
                 f"{tuple(support_x.shape)}: give the MetaModel an encoder (the same one must "
                 "embed the queries).")

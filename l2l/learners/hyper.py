@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from l2l.errors import InvalidValueError
 from l2l.learners.base import FEATURES, WEIGHTS
 from l2l.learners.pooling import PooledLearner
 from l2l.ops import label_size
@@ -52,7 +53,8 @@ class DenseWeightGenerator(PooledLearner):
         fan_in = self.input_dim
         if fan_in is None:
             if self.encoder is not None:
-                raise ValueError("DenseWeightGenerator with its own encoder needs input_dim= "
+                raise InvalidValueError(
+                    "DenseWeightGenerator with its own encoder needs input_dim= "
                                  "(the size of the query embedding its weights apply to).")
             fan_in = support_x_shape[-1]
         self.shapes = []

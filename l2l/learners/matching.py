@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from keras import ops
 
+from l2l.errors import InvalidValueError
 from l2l.layers import AttentionBlock
 from l2l.learners.base import CONTEXT, CONTEXT_KEYS, CONTEXT_MASK, FEATURES, Learner
 from l2l.ops import check_ways, label_features, masked_mean
@@ -40,12 +41,12 @@ class MatchingLearner(Learner):
     def __init__(self, ways: int, context_blocks: int = 0, heads: int = 4, **kwargs):
         super().__init__(**kwargs)
         if ways is None:
-            raise ValueError("MatchingLearner classifies: pass ways=N.")
+            raise InvalidValueError("MatchingLearner classifies: pass ways=N.")
         self.ways, self.context_blocks, self.heads = check_ways(ways), context_blocks, heads
 
     def build(self, support_x_shape, support_y_shape=None, support_mask_shape=None):
         if len(support_x_shape) != 3:
-            raise ValueError(
+            raise InvalidValueError(
                 f"MatchingLearner needs support embeddings [B, S, D], got {support_x_shape}: "
                 "give the MetaModel an encoder (the same one must embed the queries).")
         dim = support_x_shape[-1]

@@ -17,6 +17,7 @@ import numpy as np
 from keras import layers, ops
 
 from l2l.episodes import QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y, Episode
+from l2l.errors import InvalidValueError
 from l2l.learners.base import FEATURES, Learner
 from l2l.ops import (
     apply_per_example,
@@ -156,7 +157,7 @@ def online_predictions(model, inputs: Episode | dict, batch_size: int = 256) -> 
     (4, 6)
     """
     if not isinstance(getattr(model, "learner", None), SequenceLearner):
-        raise ValueError("online_predictions needs a MetaModel whose learner is a "
+        raise InvalidValueError("online_predictions needs a MetaModel whose learner is a "
                          f"SequenceLearner, got {type(getattr(model, 'learner', model)).__name__}."
                          " Other learners can be scored on support prefixes through the mask.")
     if isinstance(inputs, Episode):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from l2l.errors import InvalidValueError
 from l2l.layers import AttentionBlock
 from l2l.learners.base import CONTEXT, CONTEXT_KEYS, CONTEXT_MASK, FEATURES
 from l2l.ops import apply_per_example
@@ -66,7 +67,7 @@ class AttentivePredictor(Predictor):
                                               axis=1), training=training)
             q, k = both[:, :num_queries], both[:, num_queries:]
         if len(q.shape) != 3:
-            raise ValueError(f"{type(self).__name__} needs vector queries [B, Q, D], got "
+            raise InvalidValueError(f"{type(self).__name__} needs vector queries [B, Q, D], got "
                              f"{tuple(q.shape)}: pass encoder= (or give the MetaModel one).")
         q, k = ops.cast(q, self.compute_dtype), ops.cast(k, self.compute_dtype)
         q_key = apply_per_example(self.key_mlp, q, training=training)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import keras
 
+from l2l.errors import InvalidValueError
+
 
 class Predictor(keras.layers.Layer):
     """Base class of predictors. Subclasses implement `call(query_x, learner_output)`."""
@@ -30,7 +32,7 @@ def require(learner_output: dict, key: str, predictor: keras.layers.Layer):
     """`learner_output[key]`, or an error that says which learner output the predictor needs."""
     if not isinstance(learner_output, dict) or key not in learner_output:
         have = sorted(learner_output) if isinstance(learner_output, dict) else learner_output
-        raise ValueError(
+        raise InvalidValueError(
             f"{type(predictor).__name__} needs the learner to emit {key!r}, but the learner "
             f"returned {have}. Pair it with a learner that emits {key!r}."
         )

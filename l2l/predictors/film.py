@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from keras import layers, ops
 
+from l2l.errors import InvalidValueError
 from l2l.learners.base import CONTEXT, CONTEXT_KEYS, CONTEXT_MASK, WEIGHTS
 from l2l.ops import class_means, prototype_head
 from l2l.predictors.base import Predictor, require
@@ -48,7 +49,7 @@ class FiLMPredictor(Predictor):
                  input_scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         if head not in HEADS:
-            raise ValueError(f"Unknown FiLMPredictor head {head!r}; choose one of {HEADS}.")
+            raise InvalidValueError(f"Unknown FiLMPredictor head {head!r}; choose one of {HEADS}.")
         self.blocks, self.output_units = tuple(int(b) for b in blocks), output_units
         self.head, self.input_scale = head, input_scale
         self.output_layer = layers.Dense(output_units, name="output") if head == "dense" else None
@@ -56,7 +57,7 @@ class FiLMPredictor(Predictor):
     def build(self, query_x_shape, learner_output_shape=None):
         rank = len(query_x_shape)
         if rank not in (3, 5):
-            raise ValueError(f"FiLMPredictor needs image queries [B, Q, H, W, C] or vector "
+            raise InvalidValueError(f"FiLMPredictor needs image queries [B, Q, H, W, C] or vector "
                              f"queries [B, Q, D], got {tuple(query_x_shape)}.")
         self.conv = rank == 5
         if self.conv:
@@ -75,7 +76,8 @@ class FiLMPredictor(Predictor):
         for i, layer in enumerate(self.block_layers):
             scale, shift = weights[f"film_scale_{i}"], weights[f"film_shift_{i}"]
             if scale.shape[-1] != self.blocks[i]:
-                raise ValueError(f"film_scale_{i} has {scale.shape[-1]} channels but block {i} "
+                raise InvalidValueError(
+                    f"film_scale_{i} has {scale.shape[-1]} channels but block {i} "
                                  f"has {self.blocks[i]}: set the learner's channels to "
                                  f"{self.blocks}.")
             h = layer(h)

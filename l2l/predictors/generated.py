@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from l2l.errors import InvalidValueError
 from l2l.learners.base import WEIGHTS
 from l2l.predictors.base import Predictor, require
 from l2l.serialization import register
@@ -41,7 +42,7 @@ class GeneratedDensePredictor(Predictor):
             kernel = weights[f"kernel_{i}"]
             if h.shape[-1] is not None and kernel.shape[1] is not None and (
                     h.shape[-1] != kernel.shape[1]):
-                raise ValueError(
+                raise InvalidValueError(
                     f"Generated kernel_{i} expects inputs of size {kernel.shape[1]} but the "
                     f"query features have size {h.shape[-1]}; set the learner's input_dim to "
                     f"{h.shape[-1]}.")

@@ -7,6 +7,7 @@ import math
 import keras
 from keras import ops
 
+from l2l.errors import InvalidValueError
 from l2l.learners.base import CONTEXT, CONTEXT_KEYS, CONTEXT_MASK
 from l2l.ops import key_mask
 from l2l.predictors.base import Predictor, require
@@ -45,7 +46,7 @@ class MatchingPredictor(Predictor):
     def __init__(self, scale: float = 10.0, trainable_scale: bool = True, **kwargs):
         super().__init__(**kwargs)
         if not scale > 0:
-            raise ValueError(f"scale must be positive, got {scale}.")
+            raise InvalidValueError(f"scale must be positive, got {scale}.")
         self.scale, self.trainable_scale = float(scale), trainable_scale
 
     def build(self, query_x_shape, learner_output_shape=None):
@@ -58,7 +59,7 @@ class MatchingPredictor(Predictor):
         labels = require(learner_output, CONTEXT, self)
         keys, mask = learner_output[CONTEXT_KEYS], learner_output[CONTEXT_MASK]
         if len(query_x.shape) != 3 or query_x.shape[-1] != keys.shape[-1]:
-            raise ValueError(
+            raise InvalidValueError(
                 f"MatchingPredictor compares query embeddings {tuple(query_x.shape)} with "
                 f"support embeddings {tuple(keys.shape)}: both must be [B, n, D] with the same "
                 "D (give the MetaModel an encoder).")

@@ -43,6 +43,7 @@ import hashlib
 import numpy as np
 
 from l2l.episodes import INPUT_KEYS, Episode
+from l2l.errors import InvalidValueError
 
 # Seeds of different streams are kept apart by this offset: the evaluation stream for seed s
 # never repeats a batch of the training stream for seed s.
@@ -63,7 +64,7 @@ def fraction_split(items: np.ndarray, rng: np.random.Generator,
     """
     fractions = tuple(float(f) for f in fractions)
     if len(fractions) < 1 or min(fractions) < 0 or abs(sum(fractions) - 1.0) > 1e-6:
-        raise ValueError(f"fractions must be non-negative and sum to 1, got {fractions}.")
+        raise InvalidValueError(f"fractions must be non-negative and sum to 1, got {fractions}.")
     items = rng.permutation(np.asarray(items))
     ends = np.cumsum([round(f * len(items)) for f in fractions[:-1]]).astype(int)
     return [np.sort(p) for p in np.split(items, np.minimum(ends, len(items)))]
@@ -93,7 +94,7 @@ def check_shots(shots: int | tuple[int, int]) -> tuple[int, int]:
     """`shots` as `(min, max)`: an int `k` is `(k, k)`; a ragged range needs 1 <= min <= max."""
     low, high = (shots, shots) if np.isscalar(shots) else tuple(shots)
     if not 1 <= low <= high:
-        raise ValueError(f"shots must be >= 1 (or a (min, max) range with 1 <= min <= max), "
+        raise InvalidValueError(f"shots must be >= 1 (or a (min, max) range with 1 <= min <= max), "
                          f"got {shots!r}.")
     return int(low), int(high)
 
@@ -102,7 +103,8 @@ def check_range(name: str, bounds: tuple[float, float]) -> tuple[float, float]:
     """`bounds` as a float `(low, high)` with `low <= high`, or an error naming `name`."""
     low, high = (float(b) for b in bounds)
     if not low <= high:
-        raise ValueError(f"{name} must be a (low, high) range with low <= high, got {bounds!r}.")
+        raise InvalidValueError(
+            f"{name} must be a (low, high) range with low <= high, got {bounds!r}.")
     return low, high
 
 
@@ -129,7 +131,7 @@ class TaskDistribution(abc.ABC):
         With `with_info=True`, returns `(episode, info)` (see `sample_with_info`).
         """
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+            raise InvalidValueError(f"batch_size must be at least 1, got {batch_size}.")
         rng = np.random.default_rng([seed, index])
         return self.sample_with_info(batch_size, rng) if with_info else self.sample(
             batch_size, rng)
@@ -142,7 +144,7 @@ class TaskDistribution(abc.ABC):
         `with_info=True`, returns `(episode, info)` (see `sample_with_info`).
         """
         if num_episodes < 1:
-            raise ValueError(f"num_episodes must be at least 1, got {num_episodes}.")
+            raise InvalidValueError(f"num_episodes must be at least 1, got {num_episodes}.")
         chunks = -(-num_episodes // EVALUATION_CHUNK)
         parts = [self.episodes(EVALUATION_CHUNK, seed + _EVALUATION_STREAM, i, with_info=True)
                  for i in range(chunks)]
@@ -182,7 +184,8 @@ class TaskDistribution(abc.ABC):
         import tensorflow as tf
 
         if start_batch < 0:
-            raise ValueError(f"start_batch must be >= 0 (the number of batches already used), "
+            raise InvalidValueError(
+                f"start_batch must be >= 0 (the number of batches already used), "
                              f"got {start_batch}.")
         probe = self.episodes(batch_size, seed, start_batch)
         arrays = probe.inputs()

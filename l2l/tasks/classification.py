@@ -49,6 +49,7 @@ from __future__ import annotations
 import numpy as np
 
 from l2l.episodes import Episode
+from l2l.errors import InvalidValueError
 from l2l.tasks.base import TaskDistribution, check_shots, fraction_split, random_subsets
 
 CLASS_SPLIT_SEED = 20171  # the recorded seed of `class_splits`
@@ -79,19 +80,21 @@ def class_splits(
     """
     ids = np.unique(np.asarray(labels))
     if ids.size == 0:
-        raise ValueError("class_splits got no labels: pass the labels (or class ids) to split.")
+        raise InvalidValueError(
+            "class_splits got no labels: pass the labels (or class ids) to split.")
     if names is None:
         defaults = {3: ("train", "val", "test"), 2: ("train", "test")}
         if len(fractions) not in defaults:
-            raise ValueError(f"Name the {len(fractions)} splits with names=(...).")
+            raise InvalidValueError(f"Name the {len(fractions)} splits with names=(...).")
         names = defaults[len(fractions)]
     if len(names) != len(fractions) or len(set(names)) != len(names):
-        raise ValueError(f"names {names!r} must be {len(fractions)} distinct split names, one "
+        raise InvalidValueError(
+            f"names {names!r} must be {len(fractions)} distinct split names, one "
                          f"per fraction in {fractions!r}.")
     parts = fraction_split(ids, np.random.default_rng([seed, 0]), fractions)
     for name, fraction, part in zip(names, fractions, parts, strict=True):
         if fraction > 0 and part.size == 0:
-            raise ValueError(
+            raise InvalidValueError(
                 f"The {name!r} split got no classes: {ids.size} classes are too few for "
                 f"fractions {tuple(fractions)}. Use more classes or larger fractions.")
     return dict(zip(names, parts, strict=True))
@@ -99,19 +102,19 @@ def class_splits(
 
 def _check_labelled(x: np.ndarray, labels: np.ndarray) -> None:
     if x.ndim < 1 or len(x) == 0:
-        raise ValueError(f"x must be an array of examples [N, ...] with N >= 1, got shape "
+        raise InvalidValueError(f"x must be an array of examples [N, ...] with N >= 1, got shape "
                          f"{x.shape}.")
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be a 1-D integer array [N], got {labels.dtype} "
+        raise InvalidValueError(f"labels must be a 1-D integer array [N], got {labels.dtype} "
                          f"{labels.shape}.")
     if len(labels) != len(x):
-        raise ValueError(f"x has {len(x)} examples but labels has {len(labels)}: give one "
+        raise InvalidValueError(f"x has {len(x)} examples but labels has {len(labels)}: give one "
                          "label per example.")
     if np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.complexfloating):
         bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
         if bad.any():
             rows = np.flatnonzero(bad)
-            raise ValueError(
+            raise InvalidValueError(
                 f"x contains NaN or infinite values in {rows.size} examples (first rows "
                 f"{rows[:5].tolist()}, labels {labels[rows[:5]].tolist()}); clean or drop them.")
 
@@ -148,9 +151,10 @@ class FewShotClassification(TaskDistribution):
         _check_labelled(x, labels)
         self.min_shots, self.max_shots = check_shots(shots)
         if int(queries) != queries or queries < 1:
-            raise ValueError(f"queries (per class) must be an integer >= 1, got {queries!r}.")
+            raise InvalidValueError(
+                f"queries (per class) must be an integer >= 1, got {queries!r}.")
         if int(ways) != ways or ways < 2:
-            raise ValueError(f"ways must be an integer >= 2 (a 1-way task has nothing to "
+            raise InvalidValueError(f"ways must be an integer >= 2 (a 1-way task has nothing to "
                              f"classify), got {ways!r}.")
         self.ways, self.queries, self.shuffle = int(ways), int(queries), bool(shuffle)
 
@@ -160,18 +164,20 @@ class FewShotClassification(TaskDistribution):
         else:
             classes = np.asarray(classes)
             if classes.size == 0:
-                raise ValueError("classes is empty: give the class ids episodes may draw from, "
+                raise InvalidValueError(
+                    "classes is empty: give the class ids episodes may draw from, "
                                  "or None for all classes.")
             if classes.ndim != 1 or not np.issubdtype(classes.dtype, np.integer):
-                raise ValueError(f"classes must be a 1-D array of integer class ids, got "
+                raise InvalidValueError(f"classes must be a 1-D array of integer class ids, got "
                                  f"{classes.dtype} {classes.shape}.")
             classes = np.unique(classes)
             absent = classes[~np.isin(classes, present)]
             if absent.size:
-                raise ValueError(f"classes {absent[:10].tolist()} have no examples in labels "
+                raise InvalidValueError(
+                    f"classes {absent[:10].tolist()} have no examples in labels "
                                  f"({absent.size} of {classes.size} requested classes).")
         if self.ways > classes.size:
-            raise ValueError(f"ways={self.ways} needs at least {self.ways} classes but only "
+            raise InvalidValueError(f"ways={self.ways} needs at least {self.ways} classes but only "
                              f"{classes.size} are available; lower ways or allow more classes.")
         self.classes = classes
 
@@ -181,7 +187,7 @@ class FewShotClassification(TaskDistribution):
         need = self.max_shots + self.queries
         if counts.min() < need:
             small = np.argmin(counts)
-            raise ValueError(
+            raise InvalidValueError(
                 f"Class {classes[small]} has only {counts[small]} examples, but every class "
                 f"needs shots + queries = {self.max_shots} + {self.queries} = {need} distinct "
                 f"examples per episode ({np.sum(counts < need)} classes have fewer). Lower "

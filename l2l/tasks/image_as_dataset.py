@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from l2l.episodes import Episode
+from l2l.errors import InvalidValueError
 from l2l.tasks.base import TaskDistribution, check_shots, random_subsets
 
 _PAD = 2.0  # a sort key above every uniform key: marks pixels that must not be drawn
@@ -70,7 +71,7 @@ class ImageAsDataset(TaskDistribution):
     ):
         images = np.asarray(images)
         if images.ndim not in (3, 4) or len(images) == 0 or min(images.shape[1:3]) < 2:
-            raise ValueError(f"images must be [N, H, W] or [N, H, W, C] with N >= 1 and "
+            raise InvalidValueError(f"images must be [N, H, W] or [N, H, W, C] with N >= 1 and "
                              f"H, W >= 2, got shape {images.shape}.")
         self.image_shape = images.shape[1:]
         height, width = images.shape[1:3]
@@ -81,42 +82,46 @@ class ImageAsDataset(TaskDistribution):
             scale = 1.0 / 255.0
         elif np.issubdtype(images.dtype, np.floating):
             if not np.isfinite(pixels).all():
-                raise ValueError("images contain NaN or infinite values; clean or drop them.")
+                raise InvalidValueError(
+                    "images contain NaN or infinite values; clean or drop them.")
             if pixels.min() < 0 or pixels.max() > 1:
-                raise ValueError(f"float images must hold intensities in [0, 1], got values in "
+                raise InvalidValueError(
+                    f"float images must hold intensities in [0, 1], got values in "
                                  f"[{pixels.min():g}, {pixels.max():g}]; divide uint8-range "
                                  "images by 255 (or pass them as uint8).")
             scale = 1.0
         else:
-            raise ValueError(f"images must be uint8 or float in [0, 1], got {images.dtype}.")
+            raise InvalidValueError(f"images must be uint8 or float in [0, 1], got {images.dtype}.")
 
         rows = np.arange(len(images)) if indices is None else np.unique(np.asarray(indices))
         if rows.size == 0 or rows.min() < 0 or rows.max() >= len(images):
-            raise ValueError(f"indices must be a non-empty set of rows of images "
+            raise InvalidValueError(f"indices must be a non-empty set of rows of images "
                              f"(0..{len(images) - 1}), got {indices!r}.")
         if labels is not None:
             labels = np.asarray(labels)
             if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
-                raise ValueError(f"labels must be {len(images)} integer classes (one per image), "
+                raise InvalidValueError(
+                    f"labels must be {len(images)} integer classes (one per image), "
                                  f"got {labels.dtype} {labels.shape}.")
         if classes is not None:
             if labels is None:
-                raise ValueError("classes=... selects images by label: pass labels too.")
+                raise InvalidValueError("classes=... selects images by label: pass labels too.")
             classes = np.asarray(classes)
             if classes.size == 0:
-                raise ValueError("classes is empty: give the classes to draw images from, or "
+                raise InvalidValueError(
+                    "classes is empty: give the classes to draw images from, or "
                                  "None for all.")
             absent = np.setdiff1d(classes, labels[rows])
             if absent.size:
                 where = "among the given indices" if indices is not None else "in labels"
-                raise ValueError(f"classes {absent[:10].tolist()} have no images {where}.")
+                raise InvalidValueError(f"classes {absent[:10].tolist()} have no images {where}.")
             rows = rows[np.isin(labels[rows], classes)]
         self._rows, self._labels = rows, labels
         self._pixels, self._scale = pixels, scale
 
         if isinstance(shots, str):
             if shots != "all":
-                raise ValueError(f"shots must be an int, a (min, max) range or 'all', got "
+                raise InvalidValueError(f"shots must be an int, a (min, max) range or 'all', got "
                                  f"{shots!r}.")
             self.min_shots = self.max_shots = self.num_pixels
             self.all_support = True
@@ -125,13 +130,13 @@ class ImageAsDataset(TaskDistribution):
             self.all_support = False
         if isinstance(queries, str):
             if queries != "all":
-                raise ValueError(f"queries must be an int or 'all', got {queries!r}.")
+                raise InvalidValueError(f"queries must be an int or 'all', got {queries!r}.")
         elif int(queries) != queries or queries < 1:
-            raise ValueError(f"queries must be 'all' or an integer >= 1, got {queries!r}.")
+            raise InvalidValueError(f"queries must be 'all' or an integer >= 1, got {queries!r}.")
         self.queries = queries
         drawn = self.max_shots + (0 if queries == "all" else int(queries))
         if drawn > self.num_pixels:
-            raise ValueError(
+            raise InvalidValueError(
                 f"An image has {self.num_pixels} pixels ({height}x{width}) but an episode needs "
                 f"{self.max_shots} support" + ("" if queries == "all" else
                                               f" + {queries} distinct query") + " pixels; "
@@ -150,7 +155,8 @@ class ImageAsDataset(TaskDistribution):
         `queries="all"`) -> images `[B, H, W]` (or `[B, H, W, C]` for colour images)."""
         values = np.asarray(values)
         if values.ndim < 2 or values.shape[1] != self.num_pixels:
-            raise ValueError(f"as_images needs the values of all {self.num_pixels} pixels of "
+            raise InvalidValueError(
+                f"as_images needs the values of all {self.num_pixels} pixels of "
                              f"each image in raster order ([B, {self.num_pixels}, ...], as for "
                              f"queries='all'), got shape {values.shape}.")
         return values.reshape(values.shape[:1] + self.image_shape)

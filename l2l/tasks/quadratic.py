@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from l2l.episodes import Episode
+from l2l.errors import InvalidValueError
 from l2l.tasks.base import TaskDistribution, check_range, check_shots
 
 
@@ -58,16 +59,16 @@ class QuadraticTask(TaskDistribution):
                  coefficients: tuple[float, float] = (-1.0, 1.0),
                  x_range: tuple[float, float] = (-1.0, 1.0), noise: float = 0.0):
         if int(dims) != dims or dims < 1:
-            raise ValueError(f"dims must be an integer >= 1, got {dims!r}.")
+            raise InvalidValueError(f"dims must be an integer >= 1, got {dims!r}.")
         self.dims = int(dims)
         self.min_shots, self.max_shots = check_shots(shots)
         if queries < 1:
-            raise ValueError(f"queries must be at least 1, got {queries}.")
+            raise InvalidValueError(f"queries must be at least 1, got {queries}.")
         self.queries = queries
         self.coefficients = check_range("coefficients", coefficients)
         self.x_range = check_range("x_range", x_range)
         if not noise >= 0:
-            raise ValueError(f"noise must be >= 0, got {noise}.")
+            raise InvalidValueError(f"noise must be >= 0, got {noise}.")
         self.noise = noise
         rows, cols = np.triu_indices(self.dims)
         self._pairs = (rows, cols)
@@ -81,7 +82,8 @@ class QuadraticTask(TaskDistribution):
         order of the coefficients from `functions`."""
         x = np.asarray(x)
         if x.shape[-1:] != (self.dims,):
-            raise ValueError(f"x must have {self.dims} inputs on its last axis, got {x.shape}.")
+            raise InvalidValueError(
+                f"x must have {self.dims} inputs on its last axis, got {x.shape}.")
         rows, cols = self._pairs
         return np.concatenate([np.ones_like(x[..., :1]), x, x[..., rows] * x[..., cols]], axis=-1)
 

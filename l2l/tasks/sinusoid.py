@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from l2l.episodes import Episode
+from l2l.errors import InvalidValueError
 from l2l.tasks.base import TaskDistribution, check_range, check_shots
 
 
@@ -41,13 +42,13 @@ class SinusoidTask(TaskDistribution):
                  x_range: tuple[float, float] = (-5.0, 5.0), noise: float = 0.0):
         self.min_shots, self.max_shots = check_shots(shots)
         if queries < 1:
-            raise ValueError(f"queries must be at least 1, got {queries}.")
+            raise InvalidValueError(f"queries must be at least 1, got {queries}.")
         self.queries = queries
         self.amplitude = check_range("amplitude", amplitude)
         self.phase = check_range("phase", phase)
         self.x_range = check_range("x_range", x_range)
         if noise < 0:
-            raise ValueError(f"noise must be >= 0, got {noise}.")
+            raise InvalidValueError(f"noise must be >= 0, got {noise}.")
         self.noise = noise
 
     def functions(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from l2l.episodes import Episode
+from l2l.errors import InvalidValueError
 from l2l.tasks.base import TaskDistribution, check_shots, fraction_split
 
 SPLIT_SEED = 20170  # the recorded seed of every two-digit split (numbers, image pools, digits)
@@ -46,9 +47,9 @@ NUM_HELDOUT_DIGITS = 2
 
 def _check(protocol: str, split: str | None = None) -> None:
     if protocol not in PROTOCOLS:
-        raise ValueError(f"Unknown protocol {protocol!r}; choose one of {PROTOCOLS}.")
+        raise InvalidValueError(f"Unknown protocol {protocol!r}; choose one of {PROTOCOLS}.")
     if split is not None and split not in SPLITS:
-        raise ValueError(f"Unknown split {split!r}; choose one of {SPLITS}.")
+        raise InvalidValueError(f"Unknown split {split!r}; choose one of {SPLITS}.")
 
 
 def heldout_digits(seed: int = SPLIT_SEED) -> np.ndarray:
@@ -137,20 +138,21 @@ class TwoDigitTask(TaskDistribution):
         _check(protocol, split)
         images, labels = np.asarray(images), np.asarray(labels)
         if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
-            raise ValueError(
+            raise InvalidValueError(
                 f"images must be uint8 digits of shape [N, 28, 28], got {images.dtype} "
                 f"{images.shape}; load them with l2l.datasets.load_mnist()."
             )
         if labels.shape != (len(images),):
-            raise ValueError(f"labels must have shape [{len(images)}], got {labels.shape}.")
+            raise InvalidValueError(f"labels must have shape [{len(images)}], got {labels.shape}.")
         if labels.size and (labels.min() < 0 or labels.max() > 9):
-            raise ValueError("labels must be digits 0-9.")
+            raise InvalidValueError("labels must be digits 0-9.")
         self.min_shots, self.max_shots = check_shots(shots)
         if queries < 2 or queries % 2:
-            raise ValueError(f"queries must be an even number >= 2 (half same, half different), "
+            raise InvalidValueError(
+                f"queries must be an even number >= 2 (half same, half different), "
                              f"got {queries}.")
         if not 0.0 <= hard_negative_fraction <= 1.0:
-            raise ValueError(f"hard_negative_fraction must lie in [0, 1], got "
+            raise InvalidValueError(f"hard_negative_fraction must lie in [0, 1], got "
                              f"{hard_negative_fraction}.")
         self.split, self.protocol, self.queries = split, protocol, queries
         self.hard_negative_fraction = hard_negative_fraction
@@ -167,7 +169,7 @@ class TwoDigitTask(TaskDistribution):
         needed = np.union1d(self.numbers // 10, self.numbers % 10)
         missing = needed[self._count[needed] == 0]
         if missing.size:
-            raise ValueError(f"The {split} image pool has no images of digit(s) "
+            raise InvalidValueError(f"The {split} image pool has no images of digit(s) "
                              f"{missing.tolist()}; give images of every digit.")
 
     def _draw_images(self, numbers: np.ndarray, rng: np.random.Generator) -> np.ndarray:
