@@ -7,10 +7,12 @@ import shlex
 import sys
 
 from benchmarks import runner
+from l2l import cli
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    cli.add_debug_flag(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the benchmarks and their options")
 
@@ -33,6 +35,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--episode-dir", default=None,
                      help="folder of the stored evaluation episodes (default "
                           "$L2L_EPISODE_DIR, else benchmarks/episodes/)")
+    cli.add_debug_flag(run)
     run.add_argument("--regenerate-episodes", action="store_true",
                      help="replace stored evaluation sets that are stale or corrupt instead of "
                           "stopping with an error")
@@ -111,4 +114,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # An l2l error (missing data, a stale episode set, ...) prints one line, exits with 2.
+    cli.run(main, prog="python -m benchmarks")

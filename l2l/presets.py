@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import keras
 
+from l2l.errors import invalid_value
 from l2l.learners import (
     AttentionLearner,
     DenseWeightGenerator,
@@ -65,6 +66,7 @@ from l2l.predictors import (
     GeneratedDensePredictor,
     MatchingPredictor,
 )
+from l2l.validation import check_learning_rate
 
 TWO_DIGIT_KINDS = ("features", "weights", "original")
 REGRESSION_KINDS = ("pooled", "attention", "sequence", "hyper", "film")
@@ -97,10 +99,10 @@ def two_digit_model(kind: str = "features", learning_rate: float = 1e-3,
             ConditionedPredictor(units=(128,), encoder=stack("predictor_conv"),
                                  interaction=False))
     else:
-        raise ValueError(f"Unknown two-digit model kind {kind!r}; choose one of "
-                         f"{TWO_DIGIT_KINDS}.")
+        raise invalid_value("kind", kind, f"one of {TWO_DIGIT_KINDS}")
     if decay_steps is not None:
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            check_learning_rate(learning_rate), decay_steps)
     compile_binary(model, learning_rate, jit_compile)
     return model
 
@@ -112,7 +114,7 @@ def compile_binary(model: keras.Model, learning_rate=1e-3,
     `learning_rate` is a float or a `keras.optimizers.schedules.LearningRateSchedule`.
     """
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=keras.optimizers.Adam(check_learning_rate(learning_rate)),
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
         metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
         jit_compile=jit_compile,
@@ -151,11 +153,10 @@ def regression_model(kind: str = "pooled", output_units: int = 1, width: int = 6
         learner = FiLMGenerator(channels=hidden, code_dim=width, units=hidden)
         predictor = FiLMPredictor(blocks=hidden, output_units=output_units)
     else:
-        raise ValueError(f"Unknown regression model kind {kind!r}; choose one of "
-                         f"{REGRESSION_KINDS}.")
+        raise invalid_value("kind", kind, f"one of {REGRESSION_KINDS}")
     model = MetaModel(learner, predictor, name=f"{kind}_regression")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse",
-                  jit_compile=jit_compile)
+    model.compile(optimizer=keras.optimizers.Adam(check_learning_rate(learning_rate)),
+                  loss="mse", jit_compile=jit_compile)
     return model
 
 
@@ -178,10 +179,10 @@ def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | Non
     """
     ways = check_ways(ways)
     if ways is None:
-        raise ValueError("classification_model needs ways= (classes per episode).")
+        raise invalid_value("ways", ways, "an integer >= 2 (classes per episode)",
+                            "classification_model needs ways=")
     if kind not in CLASSIFICATION_KINDS:
-        raise ValueError(f"Unknown classification model kind {kind!r}; choose one of "
-                         f"{CLASSIFICATION_KINDS}.")
+        raise invalid_value("kind", kind, f"one of {CLASSIFICATION_KINDS}")
     if encoder is None:
         filters = (16, 16) if kind == "film" else (32, 32, 32)
         encoder = conv_encoder(filters, units=width, input_scale=input_scale)
@@ -219,7 +220,7 @@ def compile_classification(model: keras.Model, learning_rate: float = 1e-3,
                            jit_compile: bool | str = "auto") -> keras.Model:
     """Compile for class logits `[B, Q, ways]` and integer labels: cross-entropy, accuracy."""
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=keras.optimizers.Adam(check_learning_rate(learning_rate)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
@@ -229,5 +230,5 @@ def compile_classification(model: keras.Model, learning_rate: float = 1e-3,
 
 def _check_depth(depth: int) -> int:
     if isinstance(depth, bool) or int(depth) != depth or depth < 1:
-        raise ValueError(f"depth must be an integer >= 1, got {depth!r}.")
+        raise invalid_value("depth", depth, "an integer >= 1")
     return int(depth)
