@@ -8,10 +8,12 @@ import shlex
 import sys
 
 from benchmarks import runner
+from l2l import cli
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    cli.add_debug_flag(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the benchmarks and their options")
 
@@ -38,6 +40,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                      help="import MODULE first (repeatable), e.g. one that registers your own "
                           "model kinds with l2l.presets.register_kind, so that "
                           "-o methods=yourkind (or -o kinds=) runs them")
+    cli.add_debug_flag(run)
     run.add_argument("--regenerate-episodes", action="store_true",
                      help="replace stored evaluation sets that are stale or corrupt instead of "
                           "stopping with an error")
@@ -118,4 +121,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # An l2l error (missing data, a stale episode set, ...) prints one line, exits with 2.
+    cli.run(main, prog="python -m benchmarks")

@@ -184,7 +184,8 @@ def train_and_evaluate(model, train_data, test: Episode | None, *, minutes: floa
     reaching means falling to the target. Training time includes graph tracing and XLA
     compilation of the first step: what a user waits for.
 
-    With `anneal`, the learning rate follows a cosine to zero over the time budget.
+    With `anneal`, the learning rate follows a cosine to zero over the time budget. A
+    non-finite training loss raises `l2l.errors.NonFiniteLossError` at that step.
 
     With `test=None` nothing is scored (`mean`, `ci95` None, `episodes` 0): for a caller that
     scores the model its own way afterwards.
@@ -193,11 +194,13 @@ def train_and_evaluate(model, train_data, test: Episode | None, *, minutes: floa
     `time_to_target_seconds`, `time_to_target_epoch` and `val_curve` (per-epoch validation
     metric, empty without validation).
     """
+    from l2l.callbacks import StopOnNonFiniteLoss
     from l2l.evaluation import evaluate
     from l2l.training import TimeBudget
 
     budget = TimeBudget(minutes, anneal_learning_rate=anneal)
-    callbacks = [budget]
+    # A NaN or infinite training loss stops the benchmark with NonFiniteLossError at that step.
+    callbacks = [StopOnNonFiniteLoss(), budget]
     reach = None
     if target is not None and validation is not None:
         reach = time_to_target_callback(target, f"val_{metric}", budget,

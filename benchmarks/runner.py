@@ -33,6 +33,7 @@ from types import ModuleType
 
 from benchmarks import schema
 from benchmarks.common import episode_store
+from l2l.errors import InvalidValueError
 from l2l.training import atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,8 +56,8 @@ def load(name: str) -> ModuleType:
     """The benchmark module `name`, checked to follow the contract in `benchmarks/__init__`."""
     names = available()
     if name not in names:
-        raise ValueError(f"Unknown benchmark {name!r}; available: {', '.join(names)} "
-                         "(python -m benchmarks list).")
+        raise InvalidValueError(f"Unknown benchmark {name!r}; available: {', '.join(names)} "
+                                "(python -m benchmarks list).")
     module = importlib.import_module(f"benchmarks.{name}")
     if not callable(getattr(module, "run", None)) or not (module.__doc__ or "").strip():
         raise TypeError(f"benchmarks/{name}.py must have a docstring and a function "
@@ -133,8 +134,8 @@ def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict |
     accepted = option_defaults(module)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise ValueError(f"Benchmark {name!r} has no option(s) {unknown}; it accepts "
-                         f"{sorted(accepted)}.")
+        raise InvalidValueError(f"Benchmark {name!r} has no option(s) {unknown}; it accepts "
+                                f"{sorted(accepted)}.")
     results_dir, images_dir = _output_dirs(quick, output)
     code = _commit()  # the code that runs, before anything can change
     start_load, start, date = os.getloadavg(), time.perf_counter(), _utc_now()
@@ -202,8 +203,9 @@ def result_stem(name: str, tag: str | None = None) -> str:
     if tag is None:
         return name
     if not isinstance(tag, str) or not TAG_PATTERN.fullmatch(tag):
-        raise ValueError(f"Tag {tag!r} must be 1-40 lowercase letters, digits or underscores, "
-                         "starting with a letter or digit (it becomes part of a file name).")
+        raise InvalidValueError(
+            f"Tag {tag!r} must be 1-40 lowercase letters, digits or underscores, starting "
+            "with a letter or digit (it becomes part of a file name).")
     return f"{name}-{tag}"
 
 
@@ -235,8 +237,9 @@ def _output_dirs(quick: bool, output) -> tuple[Path, Path]:
         return (QUICK_DIR, QUICK_DIR) if quick else (RESULTS_DIR, IMAGES_DIR)
     output = Path(output).resolve()
     if quick and output in (RESULTS_DIR.resolve(), IMAGES_DIR.resolve()):
-        raise ValueError(f"A quick run may not write to {output}: that folder holds the full "
-                         "results the README reports. Pick another --output.")
+        raise InvalidValueError(
+            f"A quick run may not write to {output}: that folder holds the full results the "
+            "README reports. Pick another --output.")
     return output, output
 
 

@@ -15,6 +15,13 @@ episodes x 8 queries per step, MNIST from `-o data_dir=...` / $L2L_DATA_DIR) it 
    generation never holds training back.
 3. row `example --quick`, metric "peak_rss_mb": the peak resident memory of
    `examples/mnist_two_digit.py --quick` run as a subprocess (must stay under 2 GB).
+4. with `-o checks=true`, row `input checks`, metric "overhead_percent": what l2l's per-step
+   input checks cost on the same training step (`l2l.validation`'s in-graph value checks and
+   `fit`'s `StopOnNonFiniteLoss`), in one worker holding two copies of the model, one traced
+   with the checks and one without (`l2l.validation.runtime_checks(False)`,
+   `stop_on_non_finite_loss = False`). The two alternate, epoch by epoch, which goes first
+   switching each round, so that load from other processes falls on both alike; the figure is
+   the median over rounds of the paired step-time ratio, minus one (must stay under 3%).
 
 The `jit=off/float32` row measures what `throughput`'s `train/features` row at batch 32 does, on
 purpose: each option is compared with a baseline timed the same way (its own worker process,
@@ -50,8 +57,9 @@ RATIO_MIN, RSS_MAX_MB = 10.0, 2048.0
 def run(quick: bool = False, seed: int = 0, *, steps: int | None = None,
         epochs: int | None = None, jit_compile: tuple[bool, ...] | None = None,
         policies: tuple[str, ...] | None = None, example: bool | None = None,
-        data_dir: str | None = None) -> dict:
-    """Step time per configuration, generation/training ratio, and the example's peak RSS."""
+        checks: bool = False, data_dir: str | None = None) -> dict:
+    """Step time per configuration, generation/training ratio, and the example's peak RSS;
+    with `checks`, the cost of the input checks."""
     steps = steps or (2 if quick else 20)
     epochs = epochs or (1 if quick else 3)
     jit_compile = tuple(jit_compile if jit_compile is not None else
@@ -89,6 +97,14 @@ def run(quick: bool = False, seed: int = 0, *, steps: int | None = None,
     rows.append(row("generation/training", "ratio", throughput["generated_over_trained"],
                     episodes=BATCH * steps * epochs, settings={}, seed=seed,
                     memory=_process_peak(rss), **throughput))
+
+    if checks:
+        cost, rss = _worker(["checks", *common])
+        rows.append(row("input checks", "overhead_percent", cost["overhead_percent"],
+                        ci95=cost["overhead_percent_ci95"], episodes=BATCH * steps * epochs * 2,
+                        settings={"rounds": epochs}, seed=seed, memory=_process_peak(rss),
+                        **{k: v for k, v in cost.items()
+                           if k not in ("overhead_percent", "overhead_percent_ci95")}))
 
     example_result = None
     if example:
@@ -189,6 +205,46 @@ def measure_step(jit: bool, policy: str, steps: int, epochs: int, data_dir, seed
             "final_loss": round(float(history.history["loss"][-1]), 4)}
 
 
+def measure_check_cost(steps: int, rounds: int, data_dir, seed: int) -> dict:
+    """Per-step cost of the input checks: two copies of the model, with and without them,
+    trained in alternation in this process (see the module docstring)."""
+    import keras
+    import tensorflow as tf
+
+    from l2l.presets import two_digit_model
+    from l2l.validation import runtime_checks
+
+    keras.utils.set_random_seed(seed)
+    task = _task(data_dir)
+    batches = [task.episodes(BATCH, seed, i).as_fit_data() for i in range(8)]
+    data = tf.data.Dataset.from_tensor_slices(
+        tf.nest.map_structure(lambda *xs: tf.stack(xs), *batches)).repeat()
+    with_checks, without = two_digit_model(KIND), two_digit_model(KIND)
+    without.stop_on_non_finite_loss = False
+    seconds = {True: [], False: []}
+
+    def epoch(checked: bool) -> None:
+        timer = _epoch_timer()
+        with runtime_checks(checked):
+            (with_checks if checked else without).fit(
+                data, steps_per_epoch=steps, epochs=1, callbacks=[timer], shuffle=False,
+                verbose=0)
+        seconds[checked].append(timer.seconds[0] / steps)
+
+    epoch(True), epoch(False)  # warm-up: tracing
+    seconds = {True: [], False: []}
+    for r in range(rounds):
+        for checked in ((True, False) if r % 2 == 0 else (False, True)):
+            epoch(checked)
+    ratios = np.array(seconds[True]) / np.array(seconds[False])
+    return {"overhead_percent": round(100 * (float(np.median(ratios)) - 1), 2),
+            "overhead_percent_ci95": round(100 * mean_ci95(ratios)[1], 2),
+            "overhead_percent_mean": round(100 * (float(ratios.mean()) - 1), 2),
+            "step_seconds_with_checks": round(statistics.median(seconds[True]), 4),
+            "step_seconds_without_checks": round(statistics.median(seconds[False]), 4),
+            "rounds": rounds, "steps_per_round": steps, "limit_percent": 3.0}
+
+
 def measure_throughput(batches: int, steps: int, epochs: int, data_dir, seed: int) -> dict:
     """Episodes/s generated by `dataset()` alone, and trained by `fit` on it."""
     import keras
@@ -287,11 +343,14 @@ def _worker_main(argv: list[str] | None = None) -> None:
     if what == "step":
         result = measure_step(args.worker[1] == "1", args.worker[2], args.steps, args.epochs,
                               args.data_dir, args.seed)
+    elif what == "checks":
+        result = measure_check_cost(args.steps, args.epochs, args.data_dir, args.seed)
     elif what == "throughput":
         result = measure_throughput(10 * args.steps, args.steps, args.epochs, args.data_dir,
                                     args.seed)
     else:
-        raise SystemExit(f"Unknown worker {what!r}: expected 'step' or 'throughput'.")
+        raise SystemExit(f"Unknown worker {what!r}: expected 'step', 'checks' or "
+                         "'throughput'.")
     print(json.dumps(result))
 
 

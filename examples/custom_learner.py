@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 
 import keras
 import numpy as np
 from keras import ops
 
+from l2l import cli
 from l2l.evaluation import evaluate
 from l2l.learners import WEIGHTS, Learner, register
 from l2l.models import MetaModel
@@ -76,6 +76,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default="runs/custom_learner")
     p.add_argument("--quick", action="store_true", help="400 steps, 200 test episodes")
+    cli.add_debug_flag(p)
     args = p.parse_args(argv)
     if args.quick:
         args.steps, args.test_episodes = 400, 200
@@ -112,5 +113,10 @@ class _Zero:
         return np.zeros(inputs["query_x"].shape[:2], "float32")
 
 
+def main(argv: list[str]) -> int:
+    run(parse_args(argv))
+    return 0
+
+
 if __name__ == "__main__":
-    run(parse_args(sys.argv[1:]))
+    cli.run(main)  # an l2l error prints one line and exits with status 2 (--debug: traceback)

@@ -8,6 +8,7 @@ number is learned in one forward pass.
     python examples/mnist_two_digit.py --learner weights --shots 5
     python examples/mnist_two_digit.py --quick              # about a minute, for a smoke test
     python examples/mnist_two_digit.py --resume             # continue an interrupted run
+    python examples/mnist_two_digit.py --debug              # tracebacks for l2l errors too
 
 It prints the held-out accuracy with its 95% confidence interval, and writes to --output-dir
 the trained model (`model.keras`), `results.json`, and the figures `episodes.png` and
@@ -21,11 +22,12 @@ import argparse
 import os
 import platform
 import subprocess
-import sys
 import time
 
 import keras
 
+from l2l import cli
+from l2l.callbacks import StopOnNonFiniteLoss
 from l2l.datasets import load_mnist
 from l2l.evaluation import evaluate
 from l2l.presets import TWO_DIGIT_KINDS, two_digit_model
@@ -68,6 +70,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="short run (4 epochs of 50 steps, about a minute) that already learns")
     p.add_argument("--verbose", type=int, default=1, help="Keras fit verbosity (1: progress bar)")
+    cli.add_debug_flag(p)
     args = p.parse_args(argv)
     if args.quick:
         args.epochs, args.steps_per_epoch = 4, 50
@@ -102,7 +105,9 @@ def run(args: argparse.Namespace) -> dict:
         steps_per_epoch=args.steps_per_epoch,
         epochs=args.epochs,
         validation_data=validation.as_fit_data(),
-        callbacks=[budget, backup, keras.callbacks.TerminateOnNaN(raise_error=True)],
+        # A NaN or infinite loss stops the run at that step with NonFiniteLossError, before
+        # the checkpoint of that epoch is written.
+        callbacks=[StopOnNonFiniteLoss(), budget, backup],
         shuffle=False,
         verbose=args.verbose,
     )
@@ -168,5 +173,10 @@ def _commit() -> str:
         return "unknown"
 
 
+def main(argv: list[str]) -> int:
+    run(parse_args(argv))
+    return 0
+
+
 if __name__ == "__main__":
-    run(parse_args(sys.argv[1:]))
+    cli.run(main)  # an l2l error (missing data, ...) prints one line and exits with status 2

@@ -5,7 +5,8 @@ them, so this module is the one place that says what a batch of episodes looks l
 
     support_x     [B, S, ...]  the examples the learner reads
     support_y     [B, S, ...]  their targets
-    support_mask  [B, S]       1.0 for real support examples, 0.0 for padding (ragged shots)
+    support_mask  [B, S]       1 for real support examples, 0 for padding (ragged shots);
+                               only 0 and 1: a mask marks examples, it does not weight them
     query_x       [B, Q, ...]  the examples the predictor answers
     query_y       [B, Q, ...]  the answers it is scored against
 
@@ -33,6 +34,8 @@ import dataclasses
 
 import numpy as np
 
+from l2l.errors import InvalidTypeError, InvalidValueError, invalid_value
+
 SUPPORT_X = "support_x"
 SUPPORT_Y = "support_y"
 SUPPORT_MASK = "support_mask"
@@ -44,9 +47,9 @@ INPUT_KEYS = (SUPPORT_X, SUPPORT_Y, SUPPORT_MASK, QUERY_X)
 class EpisodeBatch:
     """A batch of `B` episodes (tasks) with fixed shapes (see the module docstring).
 
-    `support_mask` defaults to all ones. Construction validates shapes and values, so a
-    malformed episode fails here, with a message naming the field, rather than deep inside a
-    model.
+    `support_mask` defaults to all ones. Construction validates shapes and values (finite
+    floats, a 0/1 mask with a real support example per episode), so a malformed episode fails
+    here with an `l2l.errors.InvalidValueError` naming the field, not deep inside a model.
     """
 
     support_x: np.ndarray
@@ -96,7 +99,7 @@ class EpisodeBatch:
     def concatenate(episodes: list[Episode]) -> Episode:
         """Join episode batches along the batch axis."""
         if not episodes:
-            raise ValueError("Episode.concatenate needs at least one Episode.")
+            raise InvalidValueError("Episode.concatenate needs at least one Episode.")
         fields = [f.name for f in dataclasses.fields(Episode)]
         return Episode(**{k: np.concatenate([getattr(e, k) for e in episodes]) for k in fields})
 
@@ -110,40 +113,51 @@ def _validate(ep: Episode) -> None:
     arrays = {f.name: getattr(ep, f.name) for f in dataclasses.fields(ep)}
     for name, value in arrays.items():
         if not isinstance(value, np.ndarray):
-            raise TypeError(f"Episode.{name} must be a numpy array, got {type(value).__name__}.")
+            raise invalid_value(f"Episode.{name}", value, "a numpy array",
+                                error=InvalidTypeError)
         if value.ndim < 2:
-            raise ValueError(
-                f"Episode.{name} must have shape [episodes, examples, ...], got {value.shape}."
-            )
+            raise invalid_value(f"Episode.{name}", value, "shape [episodes, examples, ...]")
+        if value.dtype.kind not in "biuf":
+            raise invalid_value(f"Episode.{name}", value, "numbers (bool, integer or float)",
+                                "encode labels as integers (e.g. np.unique(labels, "
+                                "return_inverse=True)[1]) and images as uint8 or float arrays",
+                                error=InvalidTypeError)
     batch = ep.support_x.shape[0]
     for name, value in arrays.items():
         if value.shape[0] != batch:
-            raise ValueError(
-                f"Episode fields disagree on the number of episodes: support_x has {batch}, "
-                f"{name} has {value.shape[0]} (shape {value.shape})."
-            )
+            raise invalid_value(f"Episode.{name}", value, f"{batch} episodes, as support_x",
+                                "all fields must hold the same episodes")
     s, q = ep.support_x.shape[1], ep.query_x.shape[1]
     if s == 0:
-        raise ValueError("Episode has an empty support set (support_x.shape[1] == 0).")
+        raise invalid_value("Episode.support_x", ep.support_x, "a non-empty support set",
+                            "empty support set (support_x.shape[1] == 0): give every episode "
+                            "at least one support example")
     if q == 0:
-        raise ValueError("Episode has an empty query set (query_x.shape[1] == 0).")
+        raise invalid_value("Episode.query_x", ep.query_x, "a non-empty query set",
+                            "empty query set (query_x.shape[1] == 0): give every episode at "
+                            "least one query")
     for name, size in ((("support_y", s), ("support_mask", s), ("query_y", q))):
         if arrays[name].shape[1] != size:
-            raise ValueError(
-                f"Episode.{name} has {arrays[name].shape[1]} examples per episode but the "
-                f"matching x has {size}."
-            )
-    if ep.support_mask.ndim != 2:
-        raise ValueError(f"Episode.support_mask must be [episodes, support], got "
-                         f"{ep.support_mask.shape}.")
-    if np.any(ep.support_mask.sum(axis=1) <= 0):
-        empty = np.flatnonzero(ep.support_mask.sum(axis=1) <= 0)[:5].tolist()
-        raise ValueError(f"Episodes {empty} have an empty support set (support_mask all zero).")
+            raise invalid_value(f"Episode.{name}", arrays[name],
+                                f"{size} examples per episode, as the matching x")
+    mask = ep.support_mask
+    if mask.ndim != 2:
+        raise invalid_value("Episode.support_mask", mask, "a mask of shape [episodes, support]")
+    if not np.all((mask == 0) | (mask == 1)):
+        odd = np.unique(mask[(mask != 0) & (mask != 1)])[:3].tolist()
+        raise invalid_value("Episode.support_mask", odd, "0 (padding) or 1 (a real example)",
+                            "a mask marks examples, it does not weight them")
+    if np.any(mask.sum(axis=1) <= 0):
+        empty = np.flatnonzero(mask.sum(axis=1) <= 0)[:5].tolist()
+        raise invalid_value("Episode.support_mask", mask, "at least one 1 per episode",
+                            f"episodes {empty} have an empty support set (support_mask all "
+                            "zero): every episode needs at least one real support example")
     if ep.support_x.shape[2:] != ep.query_x.shape[2:]:
-        raise ValueError(
-            f"support_x examples have shape {ep.support_x.shape[2:]} but query_x examples have "
-            f"{ep.query_x.shape[2:]}: both sets must hold examples of the same shape."
-        )
+        raise invalid_value("Episode.query_x", ep.query_x,
+                            f"examples of shape {ep.support_x.shape[2:]}, as support_x",
+                            "support and query sets must hold examples of the same shape")
     for name, value in arrays.items():
-        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
-            raise ValueError(f"Episode.{name} contains NaN or infinite values.")
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            raise invalid_value(f"Episode.{name}", value, "finite numbers",
+                                f"Episode.{name} contains NaN or infinite values: remove or "
+                                "replace them (np.isfinite finds them)")

@@ -21,6 +21,11 @@ from __future__ import annotations
 class L2LError(Exception):
     """Base class of every error l2l raises on purpose (bad input, missing data, ...)."""
 
+    # Keras (3.x, checked with 3.15) rewrites an error raised inside a layer's `call` into
+    # "Exception encountered when calling X.call()" plus every argument, unless the error
+    # carries this (private) mark; an l2l message already names the field and the fix.
+    _keras_call_info_injected = True
+
 
 class InvalidValueError(L2LError, ValueError):
     """An argument or an input tensor has a value l2l cannot use."""

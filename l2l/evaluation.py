@@ -25,6 +25,7 @@ import dataclasses
 import numpy as np
 
 from l2l.episodes import Episode
+from l2l.errors import InvalidTypeError, InvalidValueError, invalid_value
 
 Z_95 = 1.959963984540054
 
@@ -49,7 +50,7 @@ def mean_ci95(values: np.ndarray) -> tuple[float, float]:
     """Mean and 95% confidence half-width of per-episode scores."""
     values = np.asarray(values, dtype="float64")
     if values.size == 0:
-        raise ValueError("No scores to summarise: evaluate on at least one episode.")
+        raise InvalidValueError("No scores to summarise: evaluate on at least one episode.")
     spread = values.std(ddof=1) if values.size > 1 else 0.0
     return float(values.mean()), float(Z_95 * spread / np.sqrt(values.size))
 
@@ -75,17 +76,19 @@ def per_episode_accuracy(logits: np.ndarray, query_y: np.ndarray) -> np.ndarray:
         classes = logits.shape[-1]
         if not np.issubdtype(query_y.dtype, np.integer):
             if not np.array_equal(query_y, np.round(query_y)):
-                raise ValueError("Multi-class accuracy needs integer class indices as targets, "
-                                 f"got non-integer {query_y.dtype} values.")
+                raise invalid_value("query_y", query_y, "integer class indices",
+                                    "multi-class accuracy compares the argmax of the logits "
+                                    "with class indices")
             query_y = query_y.astype(np.int64)
-        if query_y.size and (query_y.min() < 0 or query_y.max() >= classes):
-            raise ValueError(f"Targets must be class indices in 0..{classes - 1} for logits with "
-                             f"{classes} classes, got values {query_y.min()}..{query_y.max()}.")
+        if query_y.size:
+            from l2l.validation import checked_labels
+
+            checked_labels(query_y, classes, "query_y", f"a model with {classes} class logits")
         correct = logits.argmax(axis=-1) == query_y
         return correct.reshape(len(logits), -1).mean(axis=1)
-    raise ValueError(f"predictions {logits.shape} do not fit targets {query_y.shape}: accuracy "
-                     "needs binary logits of the targets' shape or multi-class logits "
-                     "[..., classes] with one more axis than the integer targets.")
+    raise invalid_value("predictions", logits, f"binary logits of the targets' shape "
+                        f"{query_y.shape} or multi-class logits [..., classes] with one more "
+                        "axis than the integer targets")
 
 
 def per_episode_mse(predictions: np.ndarray, query_y: np.ndarray) -> np.ndarray:
@@ -98,9 +101,18 @@ METRICS = {"accuracy": per_episode_accuracy, "mse": per_episode_mse}
 
 
 def evaluate(model, episodes: Episode, metric: str = "accuracy", batch_size: int = 250) -> Score:
-    """Score `model` on every episode of `episodes` with `metric` ("accuracy" or "mse")."""
+    """Score `model` on every episode of `episodes` with `metric` ("accuracy" or "mse").
+
+    `episodes` were checked when made (`Episode`); the model checks them again as it reads
+    them (`l2l.validation`: labels in range for its `ways`, examples of its shape), and the
+    targets are checked against its logits (`per_episode_accuracy`).
+    """
     if metric not in METRICS:
-        raise ValueError(f"Unknown metric {metric!r}; choose one of {sorted(METRICS)}.")
+        raise invalid_value("metric", metric, f"one of {sorted(METRICS)}")
+    if not isinstance(episodes, Episode):
+        raise invalid_value("episodes", episodes, "an l2l.episodes.Episode (checked when made)",
+                            "score on task.fixed_episodes(n, seed) or an Episode you build",
+                            error=InvalidTypeError)
     predictions = model.predict(episodes.inputs(), batch_size=batch_size, verbose=0)
     scores = METRICS[metric](predictions, episodes.query_y)
     mean, ci = mean_ci95(scores)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from keras import ops
 
+from l2l.errors import invalid_value
+
 
 def apply_per_example(layer, x, training=None):
     """Apply `layer` to every example of a batch of sets: `[B, S, ...]` -> `[B, S, ...]`.
@@ -63,16 +65,21 @@ def label_features(y, ways: int | None, dtype):
     """
     if ways is None:
         if "int" in str(getattr(y, "dtype", "")):
-            raise ValueError(
-                "support_y holds integer class labels but the learner was built without ways=; "
-                "pass ways=N (the number of classes per episode) so it can one-hot them.")
+            raise invalid_value(
+                "support_y", y, "float targets, since the learner was built without ways=",
+                "integer class labels need ways=: pass ways=N (the classes per episode) so the "
+                "learner can one-hot them")
         return as_features(y, dtype)
     if len(y.shape) == 3 and y.shape[-1] == 1:
         y = ops.squeeze(y, -1)
     if len(y.shape) != 2:
-        raise ValueError(f"Class labels must be indices of shape [B, S] (ways={ways}), got "
-                         f"shape {tuple(y.shape)}; one-hot or multi-output targets need "
-                         "ways=None.")
+        raise invalid_value("support_y", y, f"class indices of shape [B, S] (ways={ways})",
+                            "one-hot or multi-output targets need ways=None")
+    # Labels outside 0..ways-1 would one-hot to zeros (silently wrong): checked here, where
+    # class labels enter every classification learner.
+    from l2l.validation import checked_labels
+
+    y = checked_labels(y, ways, "support_y", "the learner")
     return ops.one_hot(ops.cast(y, "int32"), ways, dtype=dtype)
 
 
@@ -144,7 +151,7 @@ def check_ways(ways: int | None) -> int | None:
     except (TypeError, ValueError):
         valid = False
     if not valid:
-        raise ValueError(f"ways must be an integer >= 2 (classes per episode), got {ways!r}.")
+        raise invalid_value("ways", ways, "an integer >= 2 (classes per episode)")
     return int(ways)
 
 
@@ -171,7 +178,7 @@ def encoded_vectors(encoder, x, owner, dtype, training=None):
     if encoder is not None:
         x = apply_per_example(encoder, x, training=training)
     if len(x.shape) != 3:
-        raise ValueError(f"{type(owner).__name__ if not isinstance(owner, str) else owner} "
-                         f"needs vector examples [B, S, D], got {tuple(x.shape)}: pass encoder= "
-                         "(or give the MetaModel one).")
+        name = owner if isinstance(owner, str) else type(owner).__name__
+        raise invalid_value("support_x", x, f"vector examples [B, S, D], which {name} reads",
+                            "pass encoder= (or give the MetaModel one)")
     return ops.cast(x, dtype)

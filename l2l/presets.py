@@ -71,6 +71,7 @@ from l2l.predictors import (
     GeneratedDensePredictor,
     MatchingPredictor,
 )
+from l2l.validation import check_learning_rate
 
 __all__ = ["CLASSIFICATION_KINDS", "REGRESSION_KINDS", "TWO_DIGIT_KINDS", "KindSettings",
            "classification_model", "compile_binary", "compile_classification",
@@ -195,7 +196,8 @@ def two_digit_model(kind: str = "features", learning_rate: float = 1e-3,
         KindSettings("two_digit"))
     model = MetaModel(learner, predictor, encoder=encoder)
     if decay_steps is not None:
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps)
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            check_learning_rate(learning_rate), decay_steps)
     compile_binary(model, learning_rate, jit_compile)
     return model
 
@@ -207,7 +209,7 @@ def compile_binary(model: keras.Model, learning_rate=1e-3,
     `learning_rate` is a float or a `keras.optimizers.schedules.LearningRateSchedule`.
     """
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=keras.optimizers.Adam(check_learning_rate(learning_rate)),
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
         metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
         jit_compile=jit_compile,
@@ -230,8 +232,8 @@ def regression_model(kind: str = "pooled", output_units: int = 1, width: int = 6
                             outputs=output_units)
     learner, predictor, encoder = kinds.get_kind(kind, "regression").build(settings)
     model = MetaModel(learner, predictor, encoder=encoder, name=f"{kind}_regression")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse",
-                  jit_compile=jit_compile)
+    model.compile(optimizer=keras.optimizers.Adam(check_learning_rate(learning_rate)),
+                  loss="mse", jit_compile=jit_compile)
     return model
 
 
@@ -269,7 +271,7 @@ def compile_classification(model: keras.Model, learning_rate: float = 1e-3,
                            jit_compile: bool | str = "auto") -> keras.Model:
     """Compile for class logits `[B, Q, ways]` and integer labels: cross-entropy, accuracy."""
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=keras.optimizers.Adam(check_learning_rate(learning_rate)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,

@@ -72,11 +72,11 @@ def test_an_unbuilt_model_is_built_from_the_episodes(held_out):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"inner_steps": 0}, "inner_steps must be a positive integer"),
-    ({"inner_learning_rate": -0.1}, "inner_learning_rate must be a positive finite"),
-    ({"inner_learning_rate": float("nan")}, "inner_learning_rate must be a positive finite"),
-    ({"test_steps": 1.5}, "test_steps must be a positive integer"),
-    ({"stop_tolerance": -1.0}, "stop_tolerance must be None or a finite number"),
+    ({"inner_steps": 0}, "`inner_steps`: expected a positive integer"),
+    ({"inner_learning_rate": -0.1}, "`inner_learning_rate`: expected a positive finite"),
+    ({"inner_learning_rate": float("nan")}, "`inner_learning_rate`: expected a positive finite"),
+    ({"test_steps": 1.5}, "`test_steps`: expected a positive integer"),
+    ({"stop_tolerance": -1.0}, "`stop_tolerance`: expected None or a finite number"),
     ({"loss": "no_such_loss"}, "no_such_loss"),
 ])
 def test_bad_arguments_are_named(kwargs, message):
@@ -102,7 +102,7 @@ def test_wrong_inputs_are_named(held_out):
         GradientMetaLearner(lambda x: x)
     inputs = held_out[:2].inputs()
     del inputs["support_mask"]
-    with pytest.raises(ValueError, match="expects a dict with keys"):
+    with pytest.raises(ValueError, match="expected a dict with keys"):
         model.adapt(inputs)
     inputs = held_out[:2].inputs()
     inputs["query_x"] = np.zeros((2, 10, 3), "float32")

@@ -29,9 +29,11 @@ import l2l
 from l2l.datasets import ChecksumError, CorruptDataError, DataNotFoundError, load_mnist
 from l2l.datasets.idx import read_idx, write_idx
 from l2l.episodes import Episode
+from l2l.errors import InvalidValueError, L2LError, NonFiniteLossError
 from l2l.learners import DenseWeightGenerator, Learner, PooledLearner
 from l2l.models import MetaModel
 from l2l.predictors import ConditionedPredictor, GeneratedDensePredictor
+from l2l.presets import classification_model, two_digit_model
 from l2l.serialization import register
 from l2l.tasks import FewShotClassification, SinusoidTask, TwoDigitTask
 from l2l.tasks.base import check_shots
@@ -281,6 +283,71 @@ def second_run_on_one_checkpoint_folder(tmp_path):
         first._release_lock()
 
 
+# The eight mistakes of issue 13: silent garbage, silent NaN, raw TensorFlow errors.
+
+
+def five_way(digits, **kwargs):
+    """A tiny 5-way Prototypical Network (flattened pixels), and 5-way episodes [2, 5+10]."""
+    images, labels = digits
+    task = FewShotClassification(images[..., None], labels, ways=kwargs.pop("ways", 5),
+                                 shots=1, queries=2)
+    model = classification_model("protonet", 5, encoder=keras.layers.Flatten(), **kwargs)
+    return model, task.fixed_episodes(2, seed=0).as_fit_data()
+
+
+def labels_out_of_range_at_predict(digits):
+    model, (x, _) = five_way(digits)
+    model.predict({**x, "support_y": x["support_y"] + 5}, verbose=0)
+
+
+def nan_in_query_y_at_fit(digits):
+    model, (x, y) = five_way(digits)
+    y = y.astype("float32")
+    y[1, 3] = np.nan
+    fit(model, x, y)
+
+
+def infinite_learning_rate(digits):
+    five_way(digits, learning_rate=float("inf"))
+
+
+def negative_query_labels_at_fit(digits):
+    model, (x, y) = five_way(digits)
+    fit(model, x, y - 1)
+
+
+def ten_way_episodes_into_five_way_model(digits):
+    model, (x, y) = five_way(digits, ways=10)
+    fit(model, x, y)
+
+
+def two_digit_model_on_28x28_images(digits):
+    model = two_digit_model("features")
+    x, _ = TwoDigitTask(*digits).fixed_episodes(2, seed=0).as_fit_data()
+    model.predict(x, verbose=0)  # built for 28x56 two-digit images
+    model.predict({k: v[..., :28, :] if k.endswith("_x") else v for k, v in x.items()},
+                  verbose=0)
+
+
+def three_channels_into_one_channel_model(digits):
+    model, (x, y) = five_way(digits)
+    fit(model, x, y)
+    model.predict({k: np.repeat(v, 3, -1) if k.endswith("_x") else v for k, v in x.items()},
+                  verbose=0)
+
+
+def support_mask_of_one_half():
+    x, y = sine_inputs()
+    fit(tiny_model(), {**x, "support_mask": np.full_like(x["support_mask"], 0.5)}, y)
+
+
+def loss_diverges():
+    x, y = sine_inputs(4)
+    model = tiny_model()
+    model.optimizer.learning_rate.assign(1e30)
+    model.fit(x, y, batch_size=1, epochs=1, verbose=0)
+
+
 CASES = [
     # (case, exception, problem pattern, fix pattern or None where the message names only
     # the problem: Episode's own checks, kept here as they are)
@@ -289,13 +356,13 @@ CASES = [
     (episode_nan, ValueError, r"Episode\.query_x contains NaN or infinite", None),
     (model_empty_support, ValueError, r"empty support set",
      r"needs at least one support example"),
-    (model_all_masked_support_at_fit_time, tf.errors.InvalidArgumentError,
-     r"support_mask is all zero for some episode", r"needs at least one real support example"),
-    (model_nan_input_at_fit_time, tf.errors.InvalidArgumentError,
-     r"support_y contains NaN or infinite values", r"remove or replace them"),
-    (model_string_labels, TypeError, r"support_y has dtype string",
+    (model_all_masked_support_at_fit_time, InvalidValueError,
+     r"support_mask all zero in 2 episode", r"needs at least one real support example"),
+    (model_nan_input_at_fit_time, InvalidValueError,
+     r"`support_y`: expected finite numbers.*1 NaN or infinite", r"remove or replace them"),
+    (model_string_labels, TypeError, r"support_y of dtype string",
      r"encode labels as integers"),
-    (model_missing_input, ValueError, r"expects a dict with keys", r"an Episode's inputs\(\)"),
+    (model_missing_input, ValueError, r"expected a dict with keys", r"an Episode's inputs\(\)"),
     (predictor_needs_weights_learner_emits_features, ValueError,
      r"needs the learner to emit 'weights'", r"Pair it with a learner that emits 'weights'"),
     (generated_weights_of_wrong_size, ValueError, r"expects inputs of size 5",
@@ -345,6 +412,26 @@ CASES = [
      r"start afresh"),
     (second_run_on_one_checkpoint_folder, CheckpointError, r"Another process \(pid \d+\) is "
      r"training with", r"give this run its own folder"),
+    (labels_out_of_range_at_predict, InvalidValueError, r"`support_y`: expected class labels "
+     r"in 0\.\.4, since the learner was built for ways=5.*labels from 5 to 9",
+     r"asked for more classes than it was built for"),
+    (nan_in_query_y_at_fit, InvalidValueError, r"`query_y`: expected finite numbers.*1 NaN",
+     r"remove or replace the NaN"),
+    (infinite_learning_rate, InvalidValueError, r"`learning_rate`.*Received: learning_rate=inf",
+     r"typical rates are"),
+    (negative_query_labels_at_fit, InvalidValueError, r"`query_y`: expected class labels in "
+     r"0\.\.4.*ways=5.*labels from -1 to 3", r"relabel them"),
+    (ten_way_episodes_into_five_way_model, InvalidValueError, r"`support_y`.*ways=5 classes.*"
+     r"labels from 0 to 9: the model was asked for more classes than it was built for",
+     r"build the model with ways= at least"),
+    (two_digit_model_on_28x28_images, InvalidValueError, r"`support_x`: expected examples of "
+     r"shape \(28, 56, 1\).*shape=\(2, 1, 28, 28, 1\)", r"cannot read others"),
+    (three_channels_into_one_channel_model, InvalidValueError, r"`support_x`: expected "
+     r"examples of shape \(28, 28, 1\).*shape=\(2, 5, 28, 28, 3\)", r"channel counts"),
+    (support_mask_of_one_half, InvalidValueError, r"`support_mask`: expected 0 \(padding\) or "
+     r"1.*values from 0\.5 to 0\.5", r"does not weight them"),
+    (loss_diverges, NonFiniteLossError, r"loss became (nan|inf) at step \d+ \(epoch 1, batch "
+     r"\d+\)", r"learning rate too high.*diverging inner loop"),
 ]
 
 
@@ -366,6 +453,12 @@ def test_there_are_at_least_fifteen_distinct_bad_inputs_whose_error_names_the_fi
     assert sum(fix is not None for *_, fix in CASES) >= 15
 
 
+# Errors that are not about the caller's data: the distributed setup (l2l.distribute, its own
+# module); everything else a caller causes raises an l2l.errors.L2LError.
+NOT_L2L_ERRORS = {"malformed_tf_config", "tf_config_index_out_of_range", "uneven_global_batch",
+                  "logical_devices_after_tensorflow_started"}
+
+
 @pytest.mark.parametrize("case,error,problem,fix", CASES, ids=[c[0].__name__ for c in CASES])
 def test_bad_input_raises_one_clear_error(case, error, problem, fix, request, tmp_path):
     names = case.__code__.co_varnames[: case.__code__.co_argcount]
@@ -373,6 +466,7 @@ def test_bad_input_raises_one_clear_error(case, error, problem, fix, request, tm
               for name in names}
     with pytest.raises(error) as raised:
         case(**kwargs)
+    assert case.__name__ in NOT_L2L_ERRORS or isinstance(raised.value, L2LError), raised.value
     message = str(raised.value)
     assert re.search(problem, message, re.S), message
     assert fix is None or re.search(fix, message, re.S), message
@@ -410,14 +504,26 @@ def test_an_interrupted_write_keeps_the_previous_file(tmp_path):
     assert path.read_text() == '{"accuracy": 0.9}' and os.listdir(tmp_path) == ["results.json"]
 
 
-def test_a_run_that_fails_mid_training_keeps_the_last_checkpoint(checkpoint, tmp_path):
+@pytest.mark.parametrize("failure", ["inf query_x", "NaN query_y", "mask 0.5",
+                                     "loss diverges"])
+def test_a_run_that_fails_mid_training_keeps_the_last_checkpoint(checkpoint, failure):
+    """A failed check or a non-finite loss at epoch 2 leaves epoch 1's checkpoint as it was."""
     folder, before = checkpoint
     x, y = sine_inputs()
-    poisoned = {**x, "query_x": np.full_like(x["query_x"], np.inf)}
+    model, error = tiny_model(), InvalidValueError
+    if failure == "inf query_x":
+        x = {**x, "query_x": np.full_like(x["query_x"], np.inf)}
+    elif failure == "NaN query_y":
+        y = np.where(np.arange(y.size).reshape(y.shape) == 3, np.nan, y).astype("float32")
+    elif failure == "mask 0.5":
+        x = {**x, "support_mask": np.full_like(x["support_mask"], 0.5)}
+    else:  # the second step's targets overflow the loss (a resume restores the learning rate)
+        y = (y * np.array([1.0, 1e30])[:, None, None]).astype("float32")
+        error = NonFiniteLossError
     backup = BackupAndRestore(folder, config={"seed": 0})
     assert (backup.epoch, backup.start_batch) == (1, 1)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="query_x contains NaN"):
-        fit(tiny_model(), poisoned, y, epochs=2, callbacks=[backup])
+    with pytest.raises(error):
+        model.fit(x, y, epochs=2, batch_size=1, verbose=0, shuffle=False, callbacks=[backup])
     assert snapshot(folder) == before
 
 

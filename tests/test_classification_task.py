@@ -218,9 +218,10 @@ def test_accuracy_binary_and_multiclass():
 
 def test_accuracy_rejects_mismatched_or_out_of_range_targets():
     logits = np.zeros((2, 3, 4))
-    with pytest.raises(ValueError, match=r"class indices in 0..3 .* got values 0..4"):
+    with pytest.raises(ValueError, match=r"class labels in 0\.\.3.*labels from 0 to 4"):
         per_episode_accuracy(logits, np.array([[0, 1, 4], [0, 0, 0]]))
     with pytest.raises(ValueError, match="integer class indices"):
         per_episode_accuracy(logits, np.full((2, 3), 0.5))
-    with pytest.raises(ValueError, match=r"predictions \(2, 3, 4\) do not fit targets \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"`predictions`: expected binary logits of the "
+                       r"targets' shape \(2, 4\).*shape=\(2, 3, 4\)"):
         per_episode_accuracy(logits, np.zeros((2, 4), int))

@@ -28,8 +28,8 @@ def test_select_and_concatenate_round_trip():
 
 
 @pytest.mark.parametrize("over, message", [
-    (dict(query_y=np.zeros((2, 5), "float32")), "number of episodes"),
-    (dict(support_y=np.zeros((3, 2), "float32")), "support_y has 2 examples"),
+    (dict(query_y=np.zeros((2, 5), "float32")), "expected 3 episodes, as support_x"),
+    (dict(support_y=np.zeros((3, 2), "float32")), "`Episode.support_y`: expected 4 examples"),
     (dict(query_x=np.zeros((3, 5, 7), "float32")), "same shape"),
     (dict(support_x=np.zeros((3, 0, 2), "float32"), support_y=np.zeros((3, 0), "float32")),
      "empty support set"),

@@ -67,12 +67,13 @@ def test_custom_learner_saves_and_loads_in_a_meta_model(tmp_path):
 
 
 @pytest.mark.parametrize("output, message", [
-    ([1.0], "must return a non-empty dict"),
-    ({}, "must return a non-empty dict"),
+    ([1.0], "expected a non-empty dict"),
+    ({}, "expected a non-empty dict"),
     ({"feature": np.ones((2, 4))}, "unknown LearnerOutput keys \\['feature'\\]"),
-    ({CONTEXT: np.ones((2, 3, 4))}, "the context keys .* come together"),
-    ({"weights": np.ones((2, 4, 1))}, "must be a dict of per-episode tensors"),
-    ({FEATURES: np.ones((2, 3, 4))}, "'features' of shape \\(2, 3, 4\\); it must have rank 2"),
+    ({CONTEXT: np.ones((2, 3, 4))}, "expected the context keys .* together"),
+    ({"weights": np.ones((2, 4, 1))}, "expected a dict of per-episode tensors"),
+    ({FEATURES: np.ones((2, 3, 4))}, "expected a tensor of rank 2.*'features' of shape "
+     "\\(2, 3, 4\\)"),
 ])
 def test_broken_learner_outputs_are_named(output, message):
     with pytest.raises(ValueError, match=message):
@@ -96,7 +97,7 @@ def test_integer_labels_need_ways():
 
 @pytest.mark.parametrize("ways", [1, 0, 2.5, "five", True])
 def test_bad_ways_are_named(ways):
-    with pytest.raises(ValueError, match="ways must be an integer >= 2"):
+    with pytest.raises(ValueError, match="`ways`: expected an integer >= 2"):
         check_ways(ways)
 
 

@@ -68,7 +68,7 @@ def test_generated_weights_of_the_wrong_size_are_named(episode):
 def test_missing_inputs_are_named(episode):
     inputs = episode.inputs()
     del inputs["support_mask"]
-    with pytest.raises(ValueError, match="expects a dict with keys"):
+    with pytest.raises(ValueError, match="expected a dict with keys"):
         two_digit_model("features")(inputs)
 
 

@@ -56,9 +56,18 @@ from l2l.algorithms.batched_conv import conv_method
 from l2l.algorithms.batched_layers import BATCH_NORM_MODES, check_supported
 from l2l.algorithms.functional import VECTORIZE, batched_call, per_example_loss, stack_params
 from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
-from l2l.errors import invalid_value
+from l2l.errors import InvalidTypeError, invalid_value
 from l2l.ops import masked_mean
 from l2l.serialization import deserialize_layers, register, serialize_layers
+from l2l.validation import (
+    CheckedModel,
+    check_episode_inputs,
+    checked_example_shape,
+    checked_inputs,
+    checked_labels,
+    checked_targets,
+    class_count,
+)
 
 
 @dataclasses.dataclass
@@ -80,18 +89,18 @@ class Adaptation:
 
 def _positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        raise invalid_value(name, value, "a positive integer")
     return int(value)
 
 
 def _positive_float(name, value):
     if not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
+        raise invalid_value(name, value, "a positive finite number")
     return float(value)
 
 
 @register
-class GradientMetaLearner(keras.Model):
+class GradientMetaLearner(CheckedModel, keras.Model):
     """MAML-style meta-learning of the initial parameters of `model`.
 
     Args:
@@ -125,13 +134,14 @@ class GradientMetaLearner(keras.Model):
             raise invalid_value("batch_norm", batch_norm, f"one of {BATCH_NORM_MODES}")
         self.vectorize, self.batch_norm = vectorize, batch_norm
         if not isinstance(model, keras.Layer):
-            raise TypeError(f"{type(self).__name__} wraps a Keras model (keras.Model or "
-                            f"keras.Layer), got {type(model).__name__}.")
+            raise invalid_value("model", model, "a Keras model (keras.Model or keras.Layer)",
+                                f"{type(self).__name__} wraps a Keras model",
+                                error=InvalidTypeError)
         self.model = model
         self.task_loss = keras.losses.get(loss)
         if self.task_loss is None:
-            raise ValueError(f"Unknown loss {loss!r}: give a Keras loss name such as 'mse' or a "
-                             "function (y_true, y_pred) -> per-example loss.")
+            raise invalid_value("loss", loss, "a Keras loss name such as 'mse' or a function "
+                                "(y_true, y_pred) -> per-example loss")
         self.inner_steps = _positive_int("inner_steps", inner_steps)
         self.inner_learning_rate = _positive_float("inner_learning_rate", inner_learning_rate)
         self.test_steps = self.inner_steps if test_steps is None else _positive_int(
@@ -139,8 +149,7 @@ class GradientMetaLearner(keras.Model):
         self.first_order = bool(first_order)
         if stop_tolerance is not None and (not math.isfinite(stop_tolerance)
                                            or stop_tolerance < 0):
-            raise ValueError(f"stop_tolerance must be None or a finite number >= 0, got "
-                             f"{stop_tolerance!r}.")
+            raise invalid_value("stop_tolerance", stop_tolerance, "None or a finite number >= 0")
         self.stop_tolerance = stop_tolerance
         self._example_shape = None
         if model.built:
@@ -164,8 +173,9 @@ class GradientMetaLearner(keras.Model):
     def _build_state(self):
         """Create the algorithm's own variables; the wrapped model is built when this runs."""
         if not self.model.trainable_variables:
-            raise ValueError(f"{type(self).__name__}: the wrapped model has no trainable "
-                             "variables, so there is nothing to adapt.")
+            raise invalid_value("model", self.model, "a model with trainable variables",
+                                f"{type(self).__name__}: the wrapped model has no trainable "
+                                "variables, so there is nothing to adapt")
         if self.vectorize == "batched":
             check_supported(self.model)
         self.create_variables()
@@ -173,6 +183,11 @@ class GradientMetaLearner(keras.Model):
 
     def create_variables(self) -> None:
         """Hook: create per-parameter variables (learning rates, scales). None by default."""
+
+    @property
+    def example_shape(self) -> tuple | None:
+        """The shape of one example the wrapped model was built for, or None before."""
+        return self._example_shape
 
     def get_build_config(self):
         if self._example_shape is None:
@@ -230,13 +245,39 @@ class GradientMetaLearner(keras.Model):
 
     def adapt(self, inputs, steps: int | None = None, training: bool = False,
               first_order: bool | None = None) -> Adaptation:
-        """Run the inner loop on every episode of `inputs` (an Episode's `inputs()`) at once."""
-        _check_inputs(inputs, type(self).__name__)
+        """Run the inner loop on every episode of `inputs` (an Episode's `inputs()`) at once.
+
+        Inputs are checked by `l2l.validation`, as `MetaModel`'s are; support labels of a
+        classifier are checked against its number of outputs.
+        """
+        return self._adapt(self.checked_inputs(inputs), steps, training, first_order)
+
+    def checked_inputs(self, inputs) -> dict:
+        """`inputs` as tensors, checked by `l2l.validation` (static checks, and in-graph value
+        checks attached to the returned tensors)."""
+        name = type(self).__name__
+        check_episode_inputs(inputs, name)
+        example_shape = tuple(inputs[SUPPORT_X].shape[2:])
         if not self.built:
-            self._build_for(tuple(inputs[SUPPORT_X].shape[2:]))
+            self._build_for(example_shape)
+        elif self._example_shape is None and None not in example_shape:
+            self._example_shape = tuple(int(d) for d in example_shape)  # built before: record
+        inputs = checked_inputs({k: ops.convert_to_tensor(inputs[k]) for k in INPUT_KEYS}, name)
+        for key in (SUPPORT_X, QUERY_X):
+            inputs[key] = checked_example_shape(self._example_shape, inputs[key],
+                                                f"this {name}", key)
+        example_shape = self._example_shape or example_shape
+        outputs = self.model.compute_output_spec(keras.KerasTensor(
+            (None, *example_shape), keras.backend.standardize_dtype(inputs[SUPPORT_X].dtype)))
+        classes = class_count(inputs[SUPPORT_Y], _with_episode_axis(outputs))
+        if classes is not None:
+            inputs[SUPPORT_Y] = checked_labels(inputs[SUPPORT_Y], classes, SUPPORT_Y,
+                                               f"this {name}")
+        return inputs
+
+    def _adapt(self, inputs, steps, training, first_order) -> Adaptation:
         steps = (self.inner_steps if training else self.test_steps) if steps is None else steps
         first_order = self.first_order if first_order is None else first_order
-        inputs = {k: ops.convert_to_tensor(inputs[k]) for k in INPUT_KEYS}
         theta = [ops.convert_to_tensor(v) for v in self.model.trainable_variables]
         adapted = [i for i, a in enumerate(self.adapted_variables()) if a]
         stacked = stack_params([theta[i] for i in adapted], ops.shape(inputs[SUPPORT_X])[0])
@@ -268,7 +309,8 @@ class GradientMetaLearner(keras.Model):
         return Adaptation(phi, stacked, taken)
 
     def call(self, inputs, training=None):
-        adapted = self.adapt(inputs, training=bool(training))
+        inputs = self.checked_inputs(inputs)
+        adapted = self._adapt(inputs, None, bool(training), None)
         return self.call_with_params(adapted.params, inputs[QUERY_X], training=training,
                                      update_statistics=bool(training))
 
@@ -281,7 +323,9 @@ class GradientMetaLearner(keras.Model):
         config = self.get_config()
         unknown = sorted(set(changes) - set(config) - {"model"})
         if unknown:
-            raise ValueError(f"{type(self).__name__} has no options {unknown}.")
+            raise invalid_value("options", unknown, f"options of {type(self).__name__} "
+                                f"({sorted(config)})", f"{type(self).__name__} has no options "
+                                f"{unknown}")
         copy = type(self).from_config({**config, **changes})
         if not copy.built:
             copy._build_for(self._example_shape)
@@ -289,6 +333,11 @@ class GradientMetaLearner(keras.Model):
         return copy
 
     # -- compiling and saving ---------------------------------------------------------------
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if y is not None and y_pred is not None:
+            y = checked_targets(y, y_pred, type(self).__name__)
+        return super().compute_loss(x, y, y_pred, sample_weight, training=training)
 
     def compile(self, optimizer="adam", loss=None, **kwargs):
         """`keras.Model.compile`; the query loss defaults to the task loss."""
@@ -316,24 +365,11 @@ class GradientMetaLearner(keras.Model):
         return cls(**config)
 
 
+def _with_episode_axis(spec):
+    """A `[n, ...]` output spec as `[B, n, ...]`, the layout of episode targets."""
+    return keras.KerasTensor((None, *spec.shape), spec.dtype)
+
+
 def _per_episode(values, like):
     """`[B]` values reshaped to broadcast against `like [B, ...]`."""
     return ops.reshape(values, (-1,) + (1,) * (len(like.shape) - 1))
-
-
-def _check_inputs(inputs, name: str) -> None:
-    if not isinstance(inputs, dict) or any(k not in inputs for k in INPUT_KEYS):
-        got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
-        raise ValueError(f"{name} expects a dict with keys {list(INPUT_KEYS)} (an Episode's "
-                         f"inputs()), got {got}.")
-    sx, sy, mask, qx = (inputs[k] for k in INPUT_KEYS)
-    if len(sx.shape) < 2 or tuple(sx.shape[2:]) != tuple(qx.shape[2:]):
-        raise ValueError(f"support_x examples {tuple(sx.shape[2:])} and query_x examples "
-                         f"{tuple(qx.shape[2:])} must have the same shape.")
-    for key, t in ((SUPPORT_Y, sy), (SUPPORT_MASK, mask)):
-        if t.shape[1] is not None and sx.shape[1] is not None and t.shape[1] != sx.shape[1]:
-            raise ValueError(f"{key} has {t.shape[1]} examples per episode but support_x has "
-                             f"{sx.shape[1]}.")
-    if len(mask.shape) != 2:
-        raise ValueError(f"support_mask must be [episodes, support], got shape "
-                         f"{tuple(mask.shape)}.")

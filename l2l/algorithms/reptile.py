@@ -47,7 +47,8 @@ class Reptile(GradientMetaLearner):
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        adapted = self.adapt(x, training=True)
+        x = self.checked_inputs(x)
+        adapted = self._adapt(x, None, True, None)
         variables = self.model.trainable_variables
         directions = [ops.convert_to_tensor(v) - ops.mean(p, axis=0)
                       for v, p in zip(variables, adapted.params, strict=True)]

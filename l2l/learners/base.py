@@ -43,6 +43,8 @@ import functools
 
 import keras
 
+from l2l.errors import invalid_value
+
 FEATURES = "features"
 WEIGHTS = "weights"
 CONTEXT = "context"
@@ -97,8 +99,8 @@ class Learner(keras.layers.Layer):
     def call(self, support_x, support_y, support_mask, training=None) -> dict:
         raise NotImplementedError(
             f"{type(self).__name__} must implement call(support_x, support_y, support_mask, "
-            "training=None) and return a dict with 'features' and/or 'weights' (see "
-            "l2l.learners.base).")
+            "training=None) and return a dict of LearnerOutput keys: 'features', 'weights' "
+            "and/or the context triple (see l2l.learners.base).")
 
 
 def _checked(call):
@@ -114,34 +116,44 @@ def _checked(call):
 def check_learner_output(output, learner) -> None:
     """Raise one clear error when `output` breaks the `LearnerOutput` contract above.
 
+    The one check of the contract: `Learner.__call__` and `l2l.models.MetaModel` (for
+    learners that are plain Keras layers) both use it. Any non-empty subset of the keys is
+    valid, a context-only output included (a predictor that attends to the support set needs
+    nothing else); a predictor that needs a key the learner did not emit says so itself.
+
     Example:
 
     >>> from l2l.learners.base import check_learner_output
     >>> check_learner_output({"feature": None}, "MyLearner")
     Traceback (most recent call last):
     ...
-    ValueError: MyLearner returned unknown LearnerOutput keys ['feature']; ...
+    l2l.errors.InvalidValueError: Received an invalid value for `MyLearner's output`: ...
     """
     name = learner if isinstance(learner, str) else type(learner).__name__
+    field = f"{name}'s output"
     if not isinstance(output, dict) or not output:
-        raise ValueError(f"{name} must return a non-empty dict with keys among "
-                         f"{list(LEARNER_OUTPUT_KEYS)}, got {type(output).__name__}.")
+        raise invalid_value(field, output, f"a non-empty dict with keys among "
+                            f"{list(LEARNER_OUTPUT_KEYS)}", "see l2l.learners.base")
     unknown = sorted(set(output) - set(LEARNER_OUTPUT_KEYS))
     if unknown:
-        raise ValueError(f"{name} returned unknown LearnerOutput keys {unknown}; the keys are "
-                         f"{list(LEARNER_OUTPUT_KEYS)} (see l2l.learners.base).")
+        raise invalid_value(field, sorted(output), f"keys among {list(LEARNER_OUTPUT_KEYS)}",
+                            f"{name} returned unknown LearnerOutput keys {unknown} (see "
+                            "l2l.learners.base)")
     context = [k for k in CONTEXT_ENTRIES if k in output]
     if context and len(context) != len(CONTEXT_ENTRIES):
-        raise ValueError(f"{name} returned {context} without "
-                         f"{sorted(set(CONTEXT_ENTRIES) - set(context))}: the context keys "
-                         f"{list(CONTEXT_ENTRIES)} come together.")
+        raise invalid_value(field, sorted(output), f"the context keys "
+                            f"{list(CONTEXT_ENTRIES)} together",
+                            f"{name} returned {context} without "
+                            f"{sorted(set(CONTEXT_ENTRIES) - set(context))}")
     if WEIGHTS in output and not isinstance(output[WEIGHTS], dict):
-        raise ValueError(f"{name} returned {WEIGHTS!r} as {type(output[WEIGHTS]).__name__}; "
-                         "it must be a dict of per-episode tensors (e.g. 'kernel_0').")
+        raise invalid_value(f"{name}'s {WEIGHTS!r}", output[WEIGHTS],
+                            "a dict of per-episode tensors (e.g. 'kernel_0')")
     for key, (low, high) in _RANKS.items():
         if key in output and not low <= len(output[key].shape) <= high:
             want = f"rank {low}" if low == high else f"rank {low} or more"
-            fix = (" Pool over the support set (e.g. l2l.ops.masked_mean) to get one code "
-                   "per episode." if key == FEATURES else "")
-            raise ValueError(f"{name} returned {key!r} of shape {tuple(output[key].shape)}; it "
-                             f"must have {want} (see l2l.learners.base).{fix}")
+            fix = ("Pool over the support set (e.g. l2l.ops.masked_mean) to get one code "
+                   "per episode" if key == FEATURES else "see l2l.learners.base")
+            raise invalid_value(f"{name}'s {key!r}", output[key],
+                                f"a tensor of {want} (see l2l.learners.base)",
+                                f"{name} returned {key!r} of shape "
+                                f"{tuple(output[key].shape)}; {fix}")
