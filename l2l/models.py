@@ -6,7 +6,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from l2l.distribute import MultiWorkerFitMixin
 from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
 from l2l.learners.base import FEATURES, WEIGHTS
 from l2l.ops import apply_per_example
@@ -14,13 +13,14 @@ from l2l.serialization import deserialize_layers, register, serialize_layers
 
 
 @register
-class MetaModel(MultiWorkerFitMixin, keras.Model):
+class MetaModel(keras.Model):
     """`predictor(query_x, learner(support_x, support_y, support_mask))` as a Keras model.
 
     Inputs are the dict of an `Episode` (`support_x`, `support_y`, `support_mask`, `query_x`);
     the output is the predictor's answer for every query, in float32 under any dtype policy
     (mixed precision included). Train it with `fit` on a task's `dataset(...)` (under a
-    `tf.distribute` strategy too, see `l2l.distribute`), evaluate it with
+    `tf.distribute` strategy too: build it in the strategy's scope, and under a multi-worker
+    strategy pass it to `l2l.distribute.enable_multi_worker_fit`), evaluate it with
     `l2l.evaluation.evaluate`, save it as `.keras`. Malformed inputs, learner outputs and
     targets raise an error that names the problem; NaN inputs and empty support sets are
     caught at every step (see `_assert_valid`).
