@@ -193,6 +193,7 @@ def train_and_evaluate(model, train_data, test: Episode | None, *, minutes: floa
     `time_to_target_seconds`, `time_to_target_epoch` and `val_curve` (per-epoch validation
     metric, empty without validation).
     """
+    from l2l.distribute import enable_multi_worker_fit
     from l2l.evaluation import evaluate
     from l2l.training import TimeBudget
 
@@ -203,6 +204,7 @@ def train_and_evaluate(model, train_data, test: Episode | None, *, minutes: floa
         reach = time_to_target_callback(target, f"val_{metric}", budget,
                                         lower_is_better=metric in LOWER_IS_BETTER)
         callbacks.append(reach)
+    enable_multi_worker_fit(model)  # a no-op unless a multi-worker strategy is active
     history = model.fit(train_data, steps_per_epoch=steps_per_epoch, epochs=max_epochs,
                         validation_data=validation.as_fit_data() if validation else None,
                         callbacks=callbacks, shuffle=False, verbose=0)

@@ -261,6 +261,23 @@ def is_multi_worker(strategy) -> bool:
     return sum(spec.num_tasks(job) for job in ("chief", "worker") if job in spec.jobs) > 1
 
 
+def chief_value(value: float, strategy) -> float:
+    """The chief's `value`, returned on every worker of `strategy` (the value itself off
+    multi-worker strategies).
+
+    For decisions every worker must take alike, such as stopping on a time budget: workers'
+    clocks differ, and a worker that stopped alone would leave the others waiting. A collective
+    operation: every worker must call it at the same point.
+    """
+    if not is_multi_worker(strategy):
+        return value
+    import tensorflow as tf
+
+    share = value / len(strategy.extended.worker_devices) if is_chief() else 0.0
+    per_replica = strategy.run(lambda: tf.constant(share, tf.float64))
+    return float(strategy.reduce("SUM", per_replica, axis=None))
+
+
 def enable_multi_worker_fit(model):
     """Let `model.fit` and `evaluate` run under a multi-worker `MultiWorkerMirroredStrategy`.
 

@@ -29,8 +29,8 @@ PYTHON_REPLACEMENTS = [
     ('make_strategy("auto")', 'make_strategy("mirrored")'),
     ("steps_per_epoch=100, epochs=30", "steps_per_epoch=1, epochs=1"),
 ]
-SHORT_EXAMPLE = ("--quick --epochs 1 --steps-per-epoch 2 --batch-size 8 --test-episodes 16 "
-                 "--validation-episodes 16 --verbose 0")
+SHORT_EXAMPLE = ("--quick --epochs 1 --steps-per-epoch 2 --minutes 5 --batch-size 8 "
+                 "--test-episodes 16 --validation-episodes 16 --verbose 0")
 ADDRESSES = '"10.0.0.1:12345", "10.0.0.2:12345"'
 OUTPUTS = ("episodes.png", "learning_curve.png", "model.keras", "results.json")
 
