@@ -146,7 +146,7 @@ def _child(name: str, out: str, settings: dict) -> None:
 
 
 def plot(result: dict):
-    """Episodes/s per configuration, with speedup over one device above each bar."""
+    """Episodes/s per configuration, with the speedup over one device inside each bar."""
     import matplotlib.pyplot as plt
 
     rows = result["rows"]
@@ -157,10 +157,9 @@ def plot(result: dict):
                   capsize=4, color=["#4c72b0", "#dd8452", "#55a868"][:len(rows)])
     for bar, r in zip(bars, rows, strict=True):
         if r.get("speedup") is not None:
-            ax.annotate(f"{r['speedup']:.2f}x", (bar.get_x() + bar.get_width() / 2,
-                                                bar.get_height()),
-                        ha="center", va="bottom", fontsize=8, xytext=(0, 8),
-                        textcoords="offset points")
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() / 2,
+                    f"{r['speedup']:.2f}x\none device", ha="center", va="center",
+                    fontsize=8, color="white")
     ax.set_ylabel("training episodes per second")
     load = result["load_average"]
     ax.set_title(f"two-digit {result['settings']['kind']} training, global batch "

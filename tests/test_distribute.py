@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
 from distribute_helper import ALGORITHM_STEPS, ALGORITHMS, finish, start_runs, start_workers
 
-from l2l.distribute import is_chief
+from l2l.distribute import is_chief, make_strategy, output_dir
 
 RTOL, ATOL = 1e-5, 1e-6
 RUNS = ("mirrored", "single", "worker0", "worker1")
@@ -88,12 +89,12 @@ def test_checkpoints_under_strategies_are_written_once_by_the_chief(runs):
         assert sorted(p.name for p in folder.glob("*.h5")) == ["epoch-0003.weights.h5"]
 
 
-def test_the_chief_is_the_chief_task_or_else_worker_zero():
-    def config(kind, index, chief=False):
-        cluster = {"worker": ["a:1", "b:1"], **({"chief": ["c:1"]} if chief else {})}
-        return {"TF_CONFIG": json.dumps({"cluster": cluster,
-                                         "task": {"type": kind, "index": index}})}
+def config(kind, index, chief=False):
+    cluster = {"worker": ["a:1", "b:1"], **({"chief": ["c:1"]} if chief else {})}
+    return {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": kind, "index": index}})}
 
+
+def test_the_chief_is_the_chief_task_or_else_worker_zero():
     assert is_chief({}) and is_chief(config("worker", 0))
     assert not is_chief(config("worker", 1))
     assert is_chief(config("chief", 0, chief=True)) and not is_chief(config("worker", 0, True))
@@ -121,3 +122,20 @@ def test_two_workers_killed_and_restarted_resume_the_uninterrupted_run(runs, tmp
     finish(start_workers(tmp_path, "--name", "resumed", "--metamodel-only"))
     for index in range(2):
         assert_same_training(_load(tmp_path / f"resumed{index}.npz"), runs["worker0"])
+
+
+def test_only_the_chief_writes_to_the_output_folder(tmp_path):
+    with output_dir(tmp_path / "out", config("worker", 0)) as folder:
+        assert folder == str(tmp_path / "out")
+    with output_dir(tmp_path / "out", config("worker", 1)) as folder:
+        assert folder != str(tmp_path / "out")
+        (Path(folder) / "model.keras").write_text("a worker's copy")
+    assert not Path(folder).exists() and not (tmp_path / "out").exists()
+
+
+def test_strategy_names_are_checked(monkeypatch):
+    with pytest.raises(ValueError, match="auto, one, mirrored"):
+        make_strategy("fastest")
+    monkeypatch.setenv("TF_CONFIG", config("worker", 0)["TF_CONFIG"])
+    with pytest.raises(ValueError, match="unset TF_CONFIG"):
+        make_strategy("one")  # every worker would train its own copy
