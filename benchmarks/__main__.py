@@ -9,6 +9,7 @@ import sys
 
 from benchmarks import runner
 from l2l import cli
+from l2l.training.distribute import STRATEGIES
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -33,6 +34,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--tag", default=None,
                      help="keep this full run beside the default one: writes <name>-<tag>.json "
                           "and benchmark_<name>-<tag>.png (e.g. a longer budget)")
+    run.add_argument("--strategy", default="auto", choices=STRATEGIES,
+                     help="tf.distribute strategy the models train under: auto (TF_CONFIG "
+                          "names a cluster: multi-worker; several GPUs: mirrored; else one "
+                          "device), one, mirrored (all local GPUs); see docs/scaling.md")
     run.add_argument("--episode-dir", default=None,
                      help="folder of the stored evaluation episodes (default "
                           "$L2L_EPISODE_DIR, else benchmarks/episodes/)")
@@ -114,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         path, result = runner.run_benchmark(
             name, quick=args.quick, seed=args.seed, options=options[name], output=args.output,
             command=command, episode_dir=args.episode_dir,
-            regenerate_episodes=args.regenerate_episodes, tag=args.tag)
+            regenerate_episodes=args.regenerate_episodes, tag=args.tag,
+            strategy=args.strategy)
         print(f"  {len(result['rows'])} rows in {result['duration_seconds']:.0f} s -> {path}"
               + (f", {result['plot']}" if result["plot"] else ""), flush=True)
     return 0

@@ -197,6 +197,7 @@ def train_and_evaluate(model, train_data, test: Episode | None, *, minutes: floa
     from l2l.callbacks import StopOnNonFiniteLoss
     from l2l.evaluation import evaluate
     from l2l.training import TimeBudget
+    from l2l.training.distribute import enable_multi_worker_fit
 
     budget = TimeBudget(minutes, anneal_learning_rate=anneal)
     # A NaN or infinite training loss stops the benchmark with NonFiniteLossError at that step.
@@ -206,6 +207,7 @@ def train_and_evaluate(model, train_data, test: Episode | None, *, minutes: floa
         reach = time_to_target_callback(target, f"val_{metric}", budget,
                                         lower_is_better=metric in LOWER_IS_BETTER)
         callbacks.append(reach)
+    enable_multi_worker_fit(model)  # a no-op unless a multi-worker strategy is active
     history = model.fit(train_data, steps_per_epoch=steps_per_epoch, epochs=max_epochs,
                         validation_data=validation.as_fit_data() if validation else None,
                         callbacks=callbacks, shuffle=False, verbose=0)

@@ -35,6 +35,7 @@ from benchmarks import schema
 from benchmarks.common import episode_store
 from l2l.errors import InvalidValueError
 from l2l.training import atomic
+from l2l.training.distribute import make_strategy, output_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -126,8 +127,13 @@ def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict |
                   output: str | os.PathLike | None = None, command: str | None = None,
                   episode_dir: str | os.PathLike | None = None,
                   regenerate_episodes: bool = False,
-                  tag: str | None = None) -> tuple[Path, dict]:
-    """Run benchmark `name` and write its result; returns `(json path, result)`."""
+                  tag: str | None = None, strategy: str = "auto") -> tuple[Path, dict]:
+    """Run benchmark `name` and write its result; returns `(json path, result)`.
+
+    Its models are built and trained in the scope of
+    `l2l.training.distribute.make_strategy(strategy)` (`"auto"`: multi-worker under
+    `TF_CONFIG`, all GPUs when there are several, else one device); under a multi-worker strategy only the chief keeps the JSON and the picture.
+    """
     module = load(name)
     stem = result_stem(name, tag)
     options = dict(options or {})
@@ -139,7 +145,8 @@ def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict |
     results_dir, images_dir = _output_dirs(quick, output)
     code = _commit()  # the code that runs, before anything can change
     start_load, start, date = os.getloadavg(), time.perf_counter(), _utc_now()
-    with episode_store(episode_dir, regenerate_episodes):
+    distribution = make_strategy(strategy)
+    with episode_store(episode_dir, regenerate_episodes), distribution.scope():
         produced = module.run(quick=quick, seed=seed, **options)
     if not isinstance(produced, dict) or "rows" not in produced:
         raise TypeError(f"benchmarks/{name}.py: run() must return a dict with 'rows' (and "
@@ -148,7 +155,9 @@ def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict |
         "schema_version": schema.SCHEMA_VERSION, "benchmark": name,
         "description": describe(module), "mode": "quick" if quick else "full", "seed": seed,
         **({"tag": tag} if tag else {}),
-        "options": _jsonable(options), "settings": _jsonable(produced.get("settings", {})),
+        "options": _jsonable(options),
+        "settings": _jsonable({**produced.get("settings", {}), **_strategy_settings(
+            distribution)}),
         "notes": list(produced.get("notes", [])),
         "command": command or f"benchmarks.runner.run_benchmark({name!r}, quick={quick}, "
                               f"seed={seed}, options={options!r})",
@@ -160,11 +169,22 @@ def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict |
         "rows": _jsonable(produced["rows"]),
     }
     schema.validate(result)
-    if callable(getattr(module, "plot", None)):
-        result["plot"] = _relative(draw(module, result, images_dir / f"benchmark_{stem}.png"))
-    path = results_dir / f"{stem}.json"
-    write_json(path, result)
-    return path, result
+    # Every worker of a multi-worker run writes (as TensorFlow asks); only the chief keeps it.
+    with output_dir(images_dir) as images, output_dir(results_dir) as results:
+        if callable(getattr(module, "plot", None)):
+            picture = draw(module, result, Path(images) / f"benchmark_{stem}.png")
+            result["plot"] = _relative(images_dir / picture.name)
+        write_json(Path(results) / f"{stem}.json", result)
+    return results_dir / f"{stem}.json", result
+
+
+def _strategy_settings(strategy) -> dict:
+    """The strategy a run used, for its settings (nothing for the default, one device)."""
+    import tensorflow as tf
+
+    if strategy is tf.distribute.get_strategy() and strategy.num_replicas_in_sync == 1:
+        return {}
+    return {"strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync}
 
 
 def draw(module: ModuleType, result: dict, picture: Path) -> Path:

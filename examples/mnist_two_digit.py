@@ -9,16 +9,24 @@ number is learned in one forward pass.
     python examples/mnist_two_digit.py --quick              # about a minute, for a smoke test
     python examples/mnist_two_digit.py --resume             # continue an interrupted run
     python examples/mnist_two_digit.py --debug              # tracebacks for l2l errors too
+    TF_CONFIG=... python examples/mnist_two_digit.py        # one worker of a cluster
 
 It prints the held-out accuracy with its 95% confidence interval, and writes to --output-dir
 the trained model (`model.keras`), `results.json`, and the figures `episodes.png` and
 `learning_curve.png`. MNIST is read from --data-dir, else $L2L_DATA_DIR, else the Keras cache,
 else downloaded.
+
+It trains under `--strategy` (see docs/scaling.md): `auto` picks multi-worker training when
+`TF_CONFIG` names a cluster (start the same command on every worker), all GPUs when there are
+several, else one device. --batch-size is the global batch, split evenly over the replicas;
+under a multi-worker strategy only the chief writes the model, results, figures and
+checkpoints (the other workers write to a temporary folder they delete).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import subprocess
@@ -41,6 +49,14 @@ from l2l.training import (
     save_model,
     write_json,
 )
+from l2l.training.distribute import (
+    STRATEGIES,
+    enable_multi_worker_fit,
+    is_chief,
+    make_strategy,
+    output_dir,
+    replica_batch_size,
+)
 from l2l.viz import plot_episodes, plot_learning_curve, save
 
 
@@ -51,9 +67,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--protocol", default="strict", choices=PROTOCOLS)
     p.add_argument("--shots", type=int, default=1, help="support images per episode")
     p.add_argument("--learner", default="features", choices=TWO_DIGIT_KINDS)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--steps-per-epoch", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=32, help="episodes per training step")
+    p.add_argument("--epochs", type=int, default=None, help="30 (--quick: 4)")
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="100 (--quick: 50)")
+    p.add_argument("--batch-size", type=int, default=32,
+                   help="episodes per training step (global: split over the replicas)")
+    p.add_argument("--strategy", default="auto", choices=STRATEGIES,
+                   help="auto: multi-worker if TF_CONFIG names a cluster, else all GPUs if "
+                        "several, else one device; one: one device; mirrored: all local GPUs")
     p.add_argument("--queries", type=int, default=8, help="query images per training episode")
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--minutes", type=float, default=None,
@@ -68,17 +88,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint in --checkpoint-dir, if there is one")
     p.add_argument("--quick", action="store_true",
-                   help="short run (4 epochs of 50 steps, about a minute) that already learns")
+                   help="short run (4 epochs of 50 steps, about a minute) that already learns; "
+                        "--epochs and --steps-per-epoch shorten it further")
+    p.add_argument("--validation-episodes", type=int, default=500)
     p.add_argument("--verbose", type=int, default=1, help="Keras fit verbosity (1: progress bar)")
     cli.add_debug_flag(p)
     args = p.parse_args(argv)
-    if args.quick:
-        args.epochs, args.steps_per_epoch = 4, 50
+    quick = args.quick
+    args.epochs = args.epochs or (4 if quick else 30)
+    args.steps_per_epoch = args.steps_per_epoch or (50 if quick else 100)
     return args
 
 
 def run(args: argparse.Namespace) -> dict:
     """Train, evaluate on held-out numbers, save the model and figures; returns the results."""
+    strategy = make_strategy(args.strategy)  # first: TensorFlow fixes its devices early
+    replica_batch_size(args.batch_size, strategy)  # the global batch splits evenly
     keras.utils.set_random_seed(args.seed)
     images, labels = load_mnist(args.data_dir)
 
@@ -87,13 +112,15 @@ def run(args: argparse.Namespace) -> dict:
                             shots=args.shots, queries=queries)
 
     train = task("train", args.queries)
-    validation = task("val", 2).fixed_episodes(500, seed=args.seed)
+    validation = task("val", 2).fixed_episodes(args.validation_episodes, seed=args.seed)
     test = task("test", 2).fixed_episodes(args.test_episodes, seed=args.seed)
 
     # The learning rate anneals to zero over the planned steps, or over --minutes if given.
     timed = args.minutes is not None
-    model = two_digit_model(args.learner, learning_rate=args.learning_rate,
-                            decay_steps=None if timed else args.epochs * args.steps_per_epoch)
+    with strategy.scope():
+        model = two_digit_model(args.learner, learning_rate=args.learning_rate,
+                                decay_steps=None if timed else args.epochs * args.steps_per_epoch)
+    enable_multi_worker_fit(model)
     budget = TimeBudget(args.minutes if timed else float("inf"), anneal_learning_rate=timed)
     # Checkpoint every epoch; a killed run continues with --resume, on the same episodes.
     backup = BackupAndRestore(
@@ -117,21 +144,6 @@ def run(args: argparse.Namespace) -> dict:
     print(f"\n{args.learner} learner, {args.protocol} protocol, {args.shots}-shot, numbers never "
           f"seen in training: {score}")
 
-    # Outputs are written only now that training and evaluation succeeded, each atomically:
-    # a failed or interrupted run never overwrites or corrupts what a previous run saved.
-    save_model(model, os.path.join(args.output_dir, "model.keras"))
-    shown = test[:6]
-    predictions = model.predict(shown.inputs(), verbose=0)
-    places = [(args.output_dir, "")] + ([(args.figures_dir, "two_digit_")]
-                                        if args.figures_dir else [])
-    for folder, prefix in places:
-        with atomic_path(os.path.join(folder, f"{prefix}episodes.png")) as tmp:
-            save(plot_episodes(shown, predictions, rows=6,
-                               title=f"held-out numbers, {args.learner} learner\n{score}"), tmp)
-        with atomic_path(os.path.join(folder, f"{prefix}learning_curve.png")) as tmp:
-            save(plot_learning_curve(history, title=f"{args.learner} learner, "
-                                     f"{args.protocol}, {args.shots}-shot"), tmp)
-
     trained = backup.start_batch * args.batch_size
     trained_now = (backup.start_batch - resumed_at) * args.batch_size
     results = {
@@ -140,6 +152,7 @@ def run(args: argparse.Namespace) -> dict:
         "train_seconds": round(budget.elapsed, 1), "epochs": epochs_run,
         "steps_per_epoch": args.steps_per_epoch, "batch_size": args.batch_size,
         "queries": args.queries, "learning_rate": args.learning_rate,
+        "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
         "episodes_trained": trained,
         "episodes_trained_per_second": round(trained_now / max(budget.elapsed, 1e-9), 1),
         "resumed_from_epoch": resumed_epoch or None,
@@ -151,9 +164,30 @@ def run(args: argparse.Namespace) -> dict:
         "versions": {"python": platform.python_version(), "keras": keras.__version__},
         "date": time.strftime("%Y-%m-%d"),
     }
-    write_json(os.path.join(args.output_dir, "results.json"), results)
-    backup.delete()  # everything is saved: the checkpoint is no longer needed
-    print(f"Saved the model, results.json and figures to {args.output_dir}/")
+    shown = test[:6]
+    predictions = model.predict(shown.inputs(), verbose=0)
+
+    # Outputs are written only now that training and evaluation succeeded, each atomically:
+    # a failed or interrupted run never overwrites or corrupts what a previous run saved.
+    # Every worker of a cluster runs this; only the chief keeps what it writes.
+    with contextlib.ExitStack() as folders:
+        out = folders.enter_context(output_dir(args.output_dir))
+        places = [(out, "")]
+        if args.figures_dir:
+            places.append((folders.enter_context(output_dir(args.figures_dir)), "two_digit_"))
+        save_model(model, os.path.join(out, "model.keras"))
+        for folder, prefix in places:
+            with atomic_path(os.path.join(folder, f"{prefix}episodes.png")) as tmp:
+                save(plot_episodes(shown, predictions, rows=6,
+                                   title=f"held-out numbers, {args.learner} learner\n{score}"),
+                     tmp)
+            with atomic_path(os.path.join(folder, f"{prefix}learning_curve.png")) as tmp:
+                save(plot_learning_curve(history, title=f"{args.learner} learner, "
+                                         f"{args.protocol}, {args.shots}-shot"), tmp)
+        write_json(os.path.join(out, "results.json"), results)
+    backup.delete()  # everything is saved: the checkpoint is no longer needed (chief only)
+    if is_chief():
+        print(f"Saved the model, results.json and figures to {args.output_dir}/")
     return results
 
 

@@ -11,7 +11,6 @@ from l2l.errors import invalid_value
 from l2l.learners.base import check_learner_output
 from l2l.ops import apply_per_example
 from l2l.serialization import deserialize_layers, register, serialize_layers
-from l2l.training.distribute import MultiWorkerFitMixin
 from l2l.validation import (
     CheckedModel,
     check_episode_inputs,
@@ -23,13 +22,14 @@ from l2l.validation import (
 
 
 @register
-class MetaModel(CheckedModel, MultiWorkerFitMixin, keras.Model):
+class MetaModel(CheckedModel, keras.Model):
     """`predictor(query_x, learner(support_x, support_y, support_mask))` as a Keras model.
 
     Inputs are the dict of an `Episode` (`support_x`, `support_y`, `support_mask`, `query_x`);
     the output is the predictor's answer for every query, in float32 under any dtype policy
     (mixed precision included). Train it with `fit` on a task's `dataset(...)` (under a
-    `tf.distribute` strategy too, see `l2l.training.distribute`), evaluate it with
+    `tf.distribute` strategy too: build it in the strategy's scope, and under a multi-worker
+    strategy pass it to `l2l.training.distribute.enable_multi_worker_fit`), evaluate it with
     `l2l.evaluation.evaluate`, save it as `.keras`.
 
     Inputs are checked by `l2l.validation` at every step: malformed inputs, learner outputs

@@ -1,29 +1,63 @@
-"""Distributed training runs for tests/test_distribute.py, each in its own process.
+"""Distributed training runs for the tests of tf.distribute, each in its own process.
 
     python tests/distribute_helper.py mirrored OUT_DIR   # 2 logical CPUs: Mirrored and 1 device
     TF_CONFIG=... python tests/distribute_helper.py worker OUT_DIR    # one multi-worker worker
+        [--name NAME] [--stall-at EPOCH:BATCH] [--metamodel-only]
 
 Every run trains the same tiny MetaModel on the same sinusoid episodes from the same seed
 (global batch 16, 3 epochs of 5 steps) with `l2l.training.BackupAndRestore` writing to
-OUT_DIR/ckpt-<run>, and writes OUT_DIR/<run>.npz: its per-epoch losses and final weights.
-`mirrored` splits the CPU into two logical devices (before TensorFlow starts, hence a fresh
-process), then trains under `MirroredStrategy` over both and once more on one device.
+OUT_DIR/ckpt-<run> (the workers share OUT_DIR/ckpt-workers, as on a shared file system), and
+writes OUT_DIR/<run>.npz: its per-epoch losses (those before an interruption included) and
+final weights. Then, unless `--metamodel-only`, it trains every gradient-based algorithm of
+`ALGORITHMS` for `ALGORITHM_STEPS` outer steps with plain SGD (which, unlike Adam, shows an
+update of the wrong scale) and writes OUT_DIR/<algorithm>-<run>.npz: the loss and all
+weights after every step. `mirrored` splits the CPU into two logical devices (before
+TensorFlow starts, hence a fresh process), then trains under `MirroredStrategy` over both
+(`mirrored`) and once more on one device (`single`). `--stall-at` prints `stalled` and sleeps
+after that batch, for a test to kill the process there.
+
+The tests start these processes with `start_runs` and `start_workers` below.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from l2l.training.distribute import logical_cpu_devices, strategy_from_env  # noqa: E402
+from l2l.training.distribute import (  # noqa: E402
+    enable_multi_worker_fit,
+    localhost_cluster,
+    logical_cpu_devices,
+    strategy_from_env,
+)
 
 BATCH, STEPS, EPOCHS = 16, 5, 3
+ALGORITHM_BATCH, ALGORITHM_STEPS = 8, 3
+INNER_LEARNING_RATE, OUTER_LEARNING_RATE = 0.02, 0.05
+TIMEOUT = 900  # seconds; generous: the CI machine may be shared
 
 
-def train(strategy, out_dir: str, name: str, checkpoint_name: str | None = None) -> None:
+# Every gradient-based algorithm: class name in l2l.algorithms and its options. A new
+# algorithm joins the strategy tests with one line here.
+ALGORITHMS = {
+    "maml": ("MAML", {}),
+    "fomaml": ("MAML", {"first_order": True}),
+    "reptile": ("Reptile", {}),
+    "metasgd": ("MetaSGD", {}),
+    "scaled_quadratic": ("ScaleAwareMAML", {"prior": "quadratic"}),
+    "scaled_quartic_rates": ("ScaleAwareMAML", {"prior": "quartic", "scaled_rates": True}),
+}
+
+
+def train(strategy, out_dir: str, name: str, checkpoint_name: str | None = None,
+          stall_at: tuple[int, int] | None = None) -> None:
     import keras
     import numpy as np
 
@@ -39,31 +73,150 @@ def train(strategy, out_dir: str, name: str, checkpoint_name: str | None = None)
         model = MetaModel(PooledLearner(code_dim=16, units=(32,)),
                           ConditionedPredictor(units=(32,)))
         model.compile(keras.optimizers.Adam(1e-2), "mse")
+    enable_multi_worker_fit(model)
     replica_batch_size(BATCH, strategy)  # the global batch splits evenly
     backup = BackupAndRestore(os.path.join(out_dir, f"ckpt-{checkpoint_name or name}"),
                               config={"seed": 0})
-    history = model.fit(SinusoidTask(shots=5, queries=10).dataset(BATCH, seed=0),
-                        steps_per_epoch=STEPS, epochs=EPOCHS, callbacks=[backup],
-                        shuffle=False, verbose=0)
-    np.savez(os.path.join(out_dir, f"{name}.npz"), loss=np.array(history.history["loss"]),
+    model.fit(SinusoidTask(shots=5, queries=10).dataset(BATCH, seed=0,
+                                                        start_batch=backup.start_batch),
+              steps_per_epoch=STEPS, epochs=EPOCHS, callbacks=[backup, Stall(stall_at)],
+              shuffle=False, verbose=0)
+    np.savez(os.path.join(out_dir, f"{name}.npz"), loss=np.array(backup.history["loss"]),
              replicas=strategy.num_replicas_in_sync,
              **{f"w{i}": w for i, w in enumerate(model.get_weights())})
 
 
-def main(mode: str, out_dir: str) -> None:
-    if mode == "mirrored":
+def train_algorithm(algorithm: str, strategy, out_dir: str, name: str) -> None:
+    """`ALGORITHM_STEPS` outer SGD steps of `algorithm`; records loss and weights per step."""
+    import keras
+    import numpy as np
+
+    import l2l.algorithms
+    from l2l.tasks import SinusoidTask
+
+    class_name, options = ALGORITHMS[algorithm]
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        net = keras.Sequential([keras.Input((1,)), keras.layers.Dense(8, activation="tanh"),
+                                keras.layers.Dense(1)])
+        model = getattr(l2l.algorithms, class_name)(
+            net, inner_steps=2, inner_learning_rate=INNER_LEARNING_RATE, **options)
+        model.compile(keras.optimizers.SGD(OUTER_LEARNING_RATE))
+    enable_multi_worker_fit(model)
+    record = Record()
+    model.fit(SinusoidTask(shots=5, queries=5).dataset(ALGORITHM_BATCH, seed=1),
+              steps_per_epoch=ALGORITHM_STEPS, epochs=1, callbacks=[record], shuffle=False,
+              verbose=0)
+    np.savez(os.path.join(out_dir, f"{algorithm}-{name}.npz"), loss=np.array(record.losses),
+             **{f"w{i}": np.stack(w) for i, w in enumerate(zip(*record.weights, strict=True))})
+
+
+def _callback_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class Record(_callback_base()):
+    """The loss and every weight after each training step."""
+
+    def __init__(self):
+        super().__init__()
+        self.losses, self.weights = [], []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.losses.append(float(logs["loss"]))
+        self.weights.append(self.model.get_weights())
+
+
+class Stall(_callback_base()):
+    """Print `stalled` and sleep after batch `(epoch, batch)` (0-based), to be killed there."""
+
+    def __init__(self, at: tuple[int, int] | None):
+        super().__init__()
+        self.at, self.epoch = at, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            print("stalled", flush=True)
+            time.sleep(TIMEOUT)
+
+
+def main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=("mirrored", "worker"))
+    p.add_argument("out_dir")
+    p.add_argument("--name", default="worker", help="worker runs: NAME<index>.npz")
+    p.add_argument("--stall-at", default=None, help="EPOCH:BATCH, 0-based")
+    p.add_argument("--metamodel-only", action="store_true")
+    args = p.parse_args(argv)
+    stall_at = tuple(map(int, args.stall_at.split(":"))) if args.stall_at else None
+    algorithms = () if args.metamodel_only else ALGORITHMS
+    if args.mode == "mirrored":
         devices = logical_cpu_devices(2)  # first, before TensorFlow initialises
         import tensorflow as tf
 
-        train(tf.distribute.MirroredStrategy(devices), out_dir, "mirrored")
-        train(tf.distribute.get_strategy(), out_dir, "single")
+        runs = {"mirrored": tf.distribute.MirroredStrategy(devices),
+                "single": tf.distribute.get_strategy()}
+        for name, strategy in runs.items():
+            train(strategy, args.out_dir, name)
+        for algorithm in algorithms:
+            for name, strategy in runs.items():
+                train_algorithm(algorithm, strategy, args.out_dir, name)
     else:
         from l2l.training.distribute import cluster_spec
 
         _, index, _ = cluster_spec()
+        strategy = strategy_from_env()
         # Both workers are given one checkpoint folder, as on a shared file system.
-        train(strategy_from_env(), out_dir, f"worker{index}", checkpoint_name="workers")
+        train(strategy, args.out_dir, f"{args.name}{index}", checkpoint_name="workers",
+              stall_at=stall_at)
+        for algorithm in algorithms:
+            train_algorithm(algorithm, strategy, args.out_dir, f"{args.name}{index}")
+
+
+# -- starting runs (used by the tests) ----------------------------------------------------
+
+
+def _start(args: list, tf_config: str | None = None) -> subprocess.Popen:
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    env.pop("TF_CONFIG", None)
+    if tf_config is not None:
+        env["TF_CONFIG"] = tf_config
+    return subprocess.Popen([sys.executable, os.path.abspath(__file__), *map(str, args)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def start_workers(out_dir, *args) -> list[subprocess.Popen]:
+    """Start the two workers of a localhost `MultiWorkerMirroredStrategy` cluster."""
+    return [_start(["worker", out_dir, *args], config) for config in localhost_cluster(2)]
+
+
+def start_runs(out_dir) -> list[subprocess.Popen]:
+    """Start the `mirrored` process and the two workers, all at once."""
+    return [_start(["mirrored", out_dir]), *start_workers(out_dir)]
+
+
+def finish(procs: list[subprocess.Popen]) -> list[str]:
+    """Wait for every process to succeed (killing all if one fails); returns their output."""
+    outputs = []
+    try:
+        for proc in procs:
+            output, _ = proc.communicate(timeout=TIMEOUT)
+            assert proc.returncode == 0, output[-4000:]
+            outputs.append(output)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    return outputs
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(sys.argv[1:])

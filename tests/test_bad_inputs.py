@@ -453,8 +453,9 @@ def test_there_are_at_least_fifteen_distinct_bad_inputs_whose_error_names_the_fi
     assert sum(fix is not None for *_, fix in CASES) >= 15
 
 
-# Errors that are not about the caller's data: the distributed setup (l2l.distribute, its own
-# module); everything else a caller causes raises an l2l.errors.L2LError.
+# Errors that are not about the caller's data: the distributed setup
+# (l2l.training.distribute, its own module); everything else a caller causes raises an
+# l2l.errors.L2LError.
 NOT_L2L_ERRORS = {"malformed_tf_config", "tf_config_index_out_of_range", "uneven_global_batch",
                   "logical_devices_after_tensorflow_started"}
 

@@ -4,7 +4,9 @@ For every episode of a batch, Reptile takes `inner_steps` plain gradient steps f
 current initialisation `theta` on the support set (all episodes at once, first order), then
 treats `theta - mean_b(phi_b)` as the meta-gradient and hands it to the compiled optimizer:
 `keras.optimizers.SGD(epsilon)` gives the classic `theta += epsilon * (mean(phi) - theta)`.
-This is the one algorithm here with its own `train_step`. The reported loss is the query loss
+This is the one algorithm here with its own `train_step`; under a `tf.distribute` strategy
+it divides the direction by the number of replicas (the optimizer sums them), so the update
+is the one-device update on the same global batch. The reported loss is the query loss
 after adaptation, as for MAML.
 
 Example:
@@ -25,9 +27,11 @@ Example:
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from l2l.algorithms.base import GradientMetaLearner
+from l2l.episodes import QUERY_X
 from l2l.serialization import register
 
 
@@ -50,14 +54,22 @@ class Reptile(GradientMetaLearner):
         x = self.checked_inputs(x)
         adapted = self._adapt(x, None, True, None)
         variables = self.model.trainable_variables
-        directions = [ops.convert_to_tensor(v) - ops.mean(p, axis=0)
+        # Under a tf.distribute strategy every replica sees its share of the global batch and
+        # the optimizer sums the replicas' directions: divide by their number, so the update
+        # is theta - mean(phi) over the global batch, as on one device.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        directions = [(ops.convert_to_tensor(v) - ops.mean(p, axis=0)) / replicas
                       for v, p in zip(variables, adapted.params, strict=True)]
         self.optimizer.apply(directions, variables)
-        y_pred = self.call_with_params(adapted.params, x["query_x"], training=True,
+        y_pred = self.call_with_params(adapted.params, x[QUERY_X], training=True,
                                        update_statistics=True)
-        loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                  training=True)
-        self._loss_tracker.update_state(loss, sample_weight=ops.shape(y_pred)[0])
+        # The compiled loss is divided by the number of replicas (Keras's convention for
+        # gradients); the logged loss is the mean over this replica's episodes.
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                 training=True) * replicas
+        for metric in self.metrics:
+            if metric.name == "loss":  # Keras's loss tracker (keras.io, "customizing fit")
+                metric.update_state(loss, sample_weight=ops.shape(y_pred)[0])
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def get_config(self):

@@ -5,6 +5,6 @@
 
 from l2l.deprecation import warn_moved
 from l2l.training.distribute import *  # noqa: F403
-from l2l.training.distribute import TF_CONFIG, MultiWorkerFitMixin  # noqa: F401
+from l2l.training.distribute import TF_CONFIG  # noqa: F401
 
 warn_moved(__name__, "l2l.training.distribute")

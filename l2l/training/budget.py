@@ -15,12 +15,14 @@ import time
 import keras
 
 from l2l.errors import InvalidValueError
+from l2l.training.distribute import chief_value
 
 
 class TimeBudget(keras.callbacks.Callback):
     """Stop `fit` once `minutes` of training wall-clock time have passed.
 
-    Checked after every batch. Time spent in validation is not counted, data waiting is, so
+    Checked after every batch (under a multi-worker strategy, on the chief's clock). Time
+    spent in validation is not counted, data waiting is, so
     the budget is what a user waits for training alone. `elapsed` holds the training seconds
     spent when `fit` returned.
 
@@ -37,6 +39,7 @@ class TimeBudget(keras.callbacks.Callback):
         self.anneal_learning_rate = anneal_learning_rate
         self.elapsed = 0.0
         self._mark = None
+        self._strategy = None
         self._initial_rate = None
 
     def _tick(self) -> None:
@@ -47,6 +50,7 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.elapsed, self._mark = 0.0, time.perf_counter()
+        self._strategy = self.model.distribute_strategy
         if self.anneal_learning_rate and math.isfinite(self.budget_seconds):
             rate = self.model.optimizer.learning_rate
             if not isinstance(rate, keras.Variable):
@@ -63,6 +67,9 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._tick()
+        # Workers of a multi-worker run follow the chief's clock, so they stop (and anneal)
+        # together.
+        self.elapsed = chief_value(self.elapsed, self._strategy)
         if self.elapsed >= self.budget_seconds:
             self.model.stop_training = True
 

@@ -1,21 +1,25 @@
 """Training on several devices or machines with `tf.distribute`, and the little it needs.
 
-A `MetaModel` trains under any `tf.distribute` strategy: create and compile it inside
-`strategy.scope()`, then call `fit` on a task's `dataset(batch_size, ...)` as usual. Each batch
-of that dataset is a *global* batch; `fit` splits it over the replicas, so the episodes seen, and
-(up to floating-point summation order) the training run, are the same on one device or many.
+A `MetaModel` or gradient-based meta-learner trains under any `tf.distribute` strategy:
+create and compile it inside `strategy.scope()`, then call `fit` on a task's
+`dataset(batch_size, ...)` as usual. Each batch of that dataset is a *global* batch; `fit`
+splits it over the replicas, so the episodes seen, and (up to floating-point summation order)
+the training run, are the same on one device or many.
 
-    strategy = strategy_from_env()               # Mirrored / MultiWorkerMirrored / default
+    strategy = make_strategy("auto")             # MultiWorkerMirrored / Mirrored / one device
     with strategy.scope():
         model = two_digit_model("features")
-    model.fit(task.dataset(replica_batch_size(64, strategy) * strategy.num_replicas_in_sync,
-                           seed=0), steps_per_epoch=100, epochs=30)
+    enable_multi_worker_fit(model)               # two Keras bugs; a no-op off multi-worker
+    replica_batch_size(64, strategy)             # 64 episodes per step, split evenly
+    model.fit(task.dataset(64, seed=0), steps_per_epoch=100, epochs=30)
 
 This module adds only what plain TensorFlow lacks for that: a strategy chosen from the
-environment with clear errors for a malformed `TF_CONFIG`, a check that the global batch
-splits evenly over the replicas (Keras averages per-replica losses, so uneven splits weight
-episodes unequally), whether this process is the chief (the one that writes files), and
-logical CPU devices for testing all of this on one CPU. See docs/scaling.md.
+environment or by name with clear errors for a malformed `TF_CONFIG`, a check that the global
+batch splits evenly over the replicas (Keras averages per-replica losses, so uneven splits
+weight episodes unequally), whether this process is the chief and where it writes
+(`is_chief`, `output_dir`), a workaround for two Keras bugs under multi-worker training
+(`enable_multi_worker_fit`), and logical CPU devices and localhost clusters for trying all of
+this on one CPU. See docs/scaling.md.
 
 Example:
 
@@ -26,8 +30,15 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+from l2l.errors import invalid_value
 
 TF_CONFIG = "TF_CONFIG"
 
@@ -144,65 +155,202 @@ def logical_cpu_devices(count: int) -> list[str]:
         except RuntimeError as e:
             raise RuntimeError(
                 f"Cannot split the CPU into {count} logical devices: TensorFlow has already "
-                "initialised its devices. Call l2l.distribute.logical_cpu_devices first thing "
-                "in the program (before any model, tensor or dataset is made), or run the "
-                "distributed part in a fresh process.") from e
+                "initialised its devices. Call l2l.training.distribute.logical_cpu_devices "
+                "first thing in the program (before any model, tensor or dataset is made), or "
+                "run the distributed part in a fresh process.") from e
     return [d.name for d in tf.config.list_logical_devices("CPU")]
 
 
-class MultiWorkerFitMixin:
-    """Lets a `keras.Model` with dict inputs train with `fit` under `MultiWorkerMirroredStrategy`.
 
-    Keras 3 (TensorFlow backend, checked with 3.15) has two bugs on that path, both fixed
-    here without changing what is computed:
+def make_strategy(name: str = "auto"):
+    """The strategy called `name`: `"auto"`, `"one"` or `"mirrored"` (command-line choices).
 
-    - before training, it builds the model from one batch that it first reduces across
-      workers with `strategy.reduce`, which cannot take a dict of tensors ("Attempt to
-      convert a value ({'support_x': PerReplica...}) to a Tensor", keras-team/keras#20329);
-      building needs only shapes and dtypes, so this builds from this replica's part;
-    - it averages the per-step logs across workers with `strategy.reduce("MEAN", v, axis=0)`,
+    - `"auto"`: `strategy_from_env()`: `TF_CONFIG` with several workers gives
+      `MultiWorkerMirroredStrategy`, several visible GPUs give `MirroredStrategy`, otherwise
+      one device.
+    - `"one"`: the default strategy, one device (an error when `TF_CONFIG` names a cluster:
+      every worker would train its own copy).
+    - `"mirrored"`: `MirroredStrategy` over every local GPU, or over the logical CPU devices
+      made by `logical_cpu_devices` when there is no GPU (one replica if the CPU is whole).
+
+    Example:
+
+    >>> make_strategy("one").num_replicas_in_sync
+    1
+    """
+    import tensorflow as tf
+
+    if name not in STRATEGIES:
+        raise invalid_value("strategy", name, f"one of {', '.join(STRATEGIES)}")
+    if name == "auto":
+        return strategy_from_env()
+    if cluster_spec()[2] > 1:
+        raise invalid_value("strategy", name, "'auto' when TF_CONFIG names a cluster",
+                            "use --strategy auto (multi-worker), or unset TF_CONFIG")
+    if name == "one":
+        return tf.distribute.get_strategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in gpus or tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+STRATEGIES = ("auto", "one", "mirrored")
+
+
+def localhost_cluster(workers: int) -> list[str]:
+    """`TF_CONFIG` values of a cluster of `workers` processes on this machine, one per worker.
+
+    Each names free localhost ports; start one process per value, all at about the same
+    time (they wait for each other). For tests, benchmarks and trying multi-worker training
+    on one machine.
+
+    Example:
+
+    >>> import json
+    >>> configs = localhost_cluster(2)
+    >>> [json.loads(c)["task"] for c in configs]
+    [{'type': 'worker', 'index': 0}, {'type': 'worker', 'index': 1}]
+    """
+    import socket
+
+    sockets = [socket.socket() for _ in range(workers)]
+    try:
+        for s in sockets:
+            s.bind(("localhost", 0))
+        ports = [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+    cluster = {"worker": [f"localhost:{p}" for p in ports]}
+    return [json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+            for i in range(workers)]
+
+
+@contextlib.contextmanager
+def output_dir(path: str | os.PathLike, environ=None) -> Iterator[str]:
+    """The folder this process writes its outputs to: `path` on the chief, else a scratch one.
+
+    Under a multi-worker strategy every worker runs the same script, and saving a model or a
+    checkpoint is a collective operation that every worker must take part in; only the chief
+    (see `is_chief`) keeps what it writes. The others write to a temporary folder that is
+    deleted when the block ends (the pattern of TensorFlow's multi-worker guide).
+
+    Example:
+
+    >>> with output_dir("runs/x", {}) as folder:   # no TF_CONFIG: this process is the chief
+    ...     folder
+    'runs/x'
+    """
+    if is_chief(environ):
+        yield os.fspath(path)
+        return
+    scratch = tempfile.mkdtemp(prefix="l2l-worker-")
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def is_multi_worker(strategy) -> bool:
+    """Whether `strategy` is a `MultiWorkerMirroredStrategy` spanning more than one worker."""
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    spec = strategy.cluster_resolver.cluster_spec()
+    return sum(spec.num_tasks(job) for job in ("chief", "worker") if job in spec.jobs) > 1
+
+
+def chief_value(value: float, strategy) -> float:
+    """The chief's `value`, returned on every worker of `strategy` (the value itself off
+    multi-worker strategies).
+
+    For decisions every worker must take alike, such as stopping on a time budget: workers'
+    clocks differ, and a worker that stopped alone would leave the others waiting. A collective
+    operation: every worker must call it at the same point.
+    """
+    if not is_multi_worker(strategy):
+        return value
+    import tensorflow as tf
+
+    share = value / len(strategy.extended.worker_devices) if is_chief() else 0.0
+    per_replica = strategy.run(lambda: tf.constant(share, tf.float64))
+    return float(strategy.reduce("SUM", per_replica, axis=None))
+
+
+def enable_multi_worker_fit(model):
+    """Let `model.fit` and `evaluate` run under a multi-worker `MultiWorkerMirroredStrategy`.
+
+    Keras 3 (TensorFlow backend; checked with Keras 3.15.1, TensorFlow 2.21) has two bugs on
+    that path, which this works around without changing what is computed:
+
+    - before training it builds the model from one batch that it first reduces across workers
+      with `strategy.reduce`, which cannot take a dict of tensors such as an episode's inputs
+      ("Attempt to convert a value ({'support_x': PerReplica...}) to a Tensor",
+      keras-team/keras#20329); building needs only shapes and dtypes, so the model is built
+      from this worker's part of the batch instead;
+    - it averages every step's logs across workers with `strategy.reduce("MEAN", v, axis=0)`,
       which fails for scalar logs ("Invalid reduction dimension 0 for input with 0
       dimensions", tensorflow/tensorflow#72388); the logs are given that axis, of length one.
 
-    Single-process strategies are untouched. Put the mixin first among the bases:
-    `class MyModel(MultiWorkerFitMixin, keras.Model)`; `l2l.models.MetaModel` has it. It wraps
-    the `train_step`/`test_step` of the classes after it, so a model that defines its own
-    `train_step` takes it through a subclass: `class Distributed(MultiWorkerFitMixin, MyModel)`.
-    The first fix overrides a private Keras hook (`_maybe_symbolic_build`); if a later Keras
-    renames it, the override is simply not called.
+    Call it on a model created (and compiled) in the strategy's scope, before `fit`; it
+    returns the model. It changes nothing unless that strategy spans several workers, so
+    calling it always is safe: `MetaModel`, the gradient-based algorithms and models of your
+    own stay plain Keras models, and only this one model's steps are wrapped.
+
+    Example:
+
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> enable_multi_worker_fit(model) is model      # one device: nothing to do
+    True
     """
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        if iterator is not None and getattr(self, "_distribute_strategy", None) is not None:
-            import tensorflow as tf
-            from keras import tree
-
-            strategy = self._distribute_strategy
-            for _, _, batches in iterator:
-                batch = next(batches)
-                data_batch = tree.map_structure(
-                    lambda v: strategy.experimental_local_results(v)[0]
-                    if isinstance(v, tf.distribute.DistributedValues) else v, batch)
-                break
-            iterator = None
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-
-    def train_step(self, data):
-        return _with_worker_axis(self, super().train_step(data))
-
-    def test_step(self, data):
-        return _with_worker_axis(self, super().test_step(data))
+    if not is_multi_worker(model.distribute_strategy) or _ENABLED in vars(model):
+        return model
+    model.__dict__[_ENABLED] = True  # plain attribute, outside Keras's tracking
+    _build_from_local_batch(model)
+    model.train_step = _logs_with_worker_axis(model.train_step)
+    model.test_step = _logs_with_worker_axis(model.test_step)
+    return model
 
 
-def _with_worker_axis(model, logs):
+_ENABLED = "_l2l_multi_worker_fit"
+
+
+def _build_from_local_batch(model) -> None:
+    """Workaround for keras-team/keras#20329 (checked with Keras 3.15.1): the only private
+    Keras API l2l uses. `fit` calls the private hook `_maybe_symbolic_build(iterator=...)`,
+    which reduces a distributed batch across workers before building; this instance's hook
+    takes the local part of the batch instead and hands it to Keras's own hook. If a later
+    Keras renames the hook, this one is never called (and that Keras may not need it)."""
     import tensorflow as tf
+    from keras import tree
+
+    keras_build = model._maybe_symbolic_build
+    strategy = model.distribute_strategy
+
+    def local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    def build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, batches in iterator:  # what Keras's hook reads: (begin, end, iterator)
+                data_batch = tree.map_structure(local, next(batches))
+                break
+        return keras_build(iterator=None, data_batch=data_batch)
+
+    model._maybe_symbolic_build = build
+
+
+def _logs_with_worker_axis(step):
     from keras import ops, tree
 
-    strategy = getattr(model, "_distribute_strategy", None)
-    # The same test Keras uses to pick the failing reduction.
-    if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and strategy.extended._in_multi_worker_mode()):
-        return logs
+    @functools.wraps(step)
+    def wrapped(data):
+        return tree.map_structure(
+            lambda v: ops.reshape(v, (1,)) if len(getattr(v, "shape", (0,))) == 0 else v,
+            step(data))
 
-    return tree.map_structure(
-        lambda v: ops.reshape(v, (1,)) if len(getattr(v, "shape", (0,))) == 0 else v, logs)
+    return wrapped
