@@ -132,7 +132,8 @@ def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict |
 
     Its models are built and trained in the scope of
     `l2l.training.distribute.make_strategy(strategy)` (`"auto"`: multi-worker under
-    `TF_CONFIG`, all GPUs when there are several, else one device); under a multi-worker strategy only the chief keeps the JSON and the picture.
+    `TF_CONFIG`, all GPUs when there are several, else one device); under a multi-worker
+    strategy only the chief keeps the JSON and the picture.
     """
     module = load(name)
     stem = result_stem(name, tag)
