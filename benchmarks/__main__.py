@@ -1,4 +1,4 @@
-"""Command line of the benchmark suite: `python -m benchmarks {list,run,readme}`."""
+"""Command line of the benchmark suite: `python -m benchmarks {list,run,plot,recompute,readme}`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                           "model kinds with l2l.presets.register_kind, so that "
                           "-o methods=yourkind (or -o kinds=) runs them")
     cli.add_debug_flag(run)
+    run.add_argument("--dry-run", action="store_true",
+                     help="check the names, tag and options, print what would run, and stop")
     run.add_argument("--regenerate-episodes", action="store_true",
                      help="replace stored evaluation sets that are stale or corrupt instead of "
                           "stopping with an error")
@@ -54,6 +56,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                 "change to a module's plot function), without running anything")
     plot.add_argument("names", nargs="*", metavar="NAME", help="benchmark names (default: all)")
     plot.add_argument("--results", default=str(runner.RESULTS_DIR))
+    recompute = commands.add_parser(
+        "recompute", help="rebuild intervals, verdicts and notes of stored results from the raw "
+                          "values their JSON keeps (modules with a recompute function), without "
+                          "running anything")
+    recompute.add_argument("names", nargs="*", metavar="NAME",
+                           help="benchmark names (default: all that can)")
+    recompute.add_argument("--results", default=str(runner.RESULTS_DIR))
     readme = commands.add_parser("readme", help="regenerate README's Results section")
     readme.add_argument("--readme", default=str(runner.ROOT / "README.md"))
     readme.add_argument("--results", default=str(runner.RESULTS_DIR))
@@ -101,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         for path in runner.redraw(args.results, args.names):
             print(f"Redrew {path}")
         return 0
+    if args.command == "recompute":
+        for path in runner.recompute(args.results, args.names):
+            print(f"Recomputed {path}")
+        return 0
     if args.command == "readme":
         from benchmarks import readme
 
@@ -114,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         runner.result_stem(name, args.tag)
     options = options_for(names, args.option)
     command = "python -m benchmarks " + shlex.join(argv)
+    if args.dry_run:
+        for name in names:
+            print(f"Would run {name} ({'quick' if args.quick else 'full'}) with options "
+                  f"{options[name] or 'default'}")
+        return 0
     for name in names:
         print(f"Running {name} ({'quick' if args.quick else 'full'})...", flush=True)
         path, result = runner.run_benchmark(

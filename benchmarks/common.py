@@ -9,6 +9,8 @@
 - `train_and_evaluate(model, train, test, ...)`: `fit` for a wall-clock budget, validating each
   epoch and noting when validation first reaches a target, then the score on the test set.
 - `mnist_split(data_dir)`: the 10,000 MNIST t10k images cut 80/20 into train and test rows.
+- `median_interval(values)`: the row fields of a median (`ci95` None: a median has no
+  symmetric half-width; `median_ci95` its order-statistic interval, or None below 6 values).
 - `paired_difference(values, baseline)` and `verdict(...)`: a method against its baseline on
   the same scored items, and the plain sentence saying whether it beats it.
 - `accuracy_bars(rows, group, label, ...)`: a bar chart of accuracies with their 95% CIs.
@@ -266,15 +268,34 @@ def mnist_split(data_dir: str | None = None,
     return images, labels.astype("int64"), train_rows, test_rows
 
 
+def median_interval(values) -> dict:
+    """The interval fields of a row whose figure is the median of `values` (timings).
+
+    `ci95` is None (the interval of a mean does not belong to a median) and `median_ci95` is
+    `[low, high]`, the distribution-free order-statistic interval of the median
+    (`l2l.evaluation.median_ci95`), or None with fewer than 6 values, where none exists.
+
+    >>> median_interval([0.31, 0.30, 0.35])
+    {'ci95': None, 'median_ci95': None}
+    >>> median_interval([5, 1, 4, 2, 3, 6, 7, 9, 8])
+    {'ci95': None, 'median_ci95': [2.0, 8.0]}
+    """
+    from l2l.evaluation import median_ci95
+
+    _, low, high = median_ci95(values)
+    return {"ci95": None, "median_ci95": None if low is None else [low, high]}
+
+
 def paired_difference(values, baseline) -> dict:
     """`{"difference", "ci95", "pairs"}`: mean of `values - baseline` over matched pairs.
 
     The pairs are the same scored item under two methods (one test image, or one repeat with
     the same target sample and initialisation seed), so the interval is that of the paired
-    differences: much tighter than comparing two separate intervals.
+    differences: much tighter than comparing two separate intervals. The interval is Student's
+    t (`l2l.evaluation.mean_ci95`), so it is honest for the 3-5 repeats of a transfer run.
 
-    >>> paired_difference([1, 1, 0, 1], [1, 0, 0, 1])
-    {'difference': 0.25, 'ci95': 0.489991, 'pairs': 4}
+    >>> paired_difference([1, 1, 0, 1], [1, 0, 0, 1])   # t(0.975, 3) = 3.182
+    {'difference': 0.25, 'ci95': 0.795612, 'pairs': 4}
     """
     from l2l.evaluation import mean_ci95
 

@@ -43,7 +43,8 @@ def load(dataset: str, data_dir: str | None = None) -> dict:
     """`{"x", "labels", "train", "test", "train_x", "train_labels", "info"}` for `dataset`.
 
     `train_x`/`train_labels` are the examples training episodes draw from (rotation-augmented
-    for Omniglot); `x`/`labels` those test episodes draw from.
+    for Omniglot); `x`/`labels` those test episodes draw from. Omniglot also gives the alphabet
+    of every example of each, `alphabets` and `train_alphabets`.
     """
     if dataset == "mnist":
         from l2l.datasets import load_mnist
@@ -68,6 +69,7 @@ def load(dataset: str, data_dir: str | None = None) -> dict:
         train = np.unique(rotated.characters[np.isin(rotated.base_characters, splits["train"])])
         return {"x": data.images[..., None], "labels": data.characters,
                 "train_x": rotated.images[..., None], "train_labels": rotated.characters,
+                "alphabets": data.alphabets, "train_alphabets": rotated.alphabets,
                 "train": train, "test": splits["test"],
                 "info": {"source": f"load_omniglot(sets={sets})", "images": int(len(data)),
                          "split": "alphabet_splits (70/15/15 of alphabets); test = val + test "

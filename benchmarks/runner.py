@@ -215,6 +215,36 @@ def redraw(results_dir: str | os.PathLike = RESULTS_DIR,
     return drawn
 
 
+def recompute(results_dir: str | os.PathLike = RESULTS_DIR,
+              names: list[str] | None = None) -> list[Path]:
+    """Recompute the stored results of `names` (default all) whose module has `recompute`.
+
+    For a change to how figures are summarised (intervals, verdicts, notes): a module's
+    `recompute(result)` returns the result rebuilt from the raw values its JSON keeps
+    (per-repeat scores, per-epoch times), so nothing is trained or timed again. Each JSON is
+    rewritten (validated, atomically) with `recomputed` naming the commit that did it, and its
+    picture redrawn. Returns the JSON paths written.
+    """
+    from benchmarks.readme import load_results
+
+    written = []
+    for result in load_results(results_dir):
+        module = load(result["benchmark"])
+        if names and result["benchmark"] not in names or not callable(
+                getattr(module, "recompute", None)):
+            continue
+        result = module.recompute(result)
+        result["recomputed"] = {"by": "python -m benchmarks recompute", "commit":
+                                _commit()["commit"], "date": _utc_now()}
+        stem = result_stem(result["benchmark"], result.get("tag"))
+        path = Path(results_dir) / f"{stem}.json"
+        write_json(path, result)
+        if result["plot"] and callable(getattr(module, "plot", None)):
+            draw(module, result, ROOT / result["plot"])
+        written.append(path)
+    return written
+
+
 def result_stem(name: str, tag: str | None = None) -> str:
     """The file name (without suffix) of a result: `name`, or `name-tag` for a tagged run.
 

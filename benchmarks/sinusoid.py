@@ -9,7 +9,10 @@ then scored on stored test sets of `test_episodes` tasks per shot count (`eval_q
 noise-free query points each): the same episodes for every method. A row is (method, shots,
 test steps): mean MSE with its 95% interval over tasks, training seconds, median seconds per
 meta-update, and `diverged_episodes` (episodes whose adapted MSE is not finite or above
-`DIVERGED_MSE`; the mean is over the others and a note says so).
+`DIVERGED_MSE`; the mean is over the others, and the row's label says so: "MSE over
+non-diverged (n = 908)"). Notes tell a diverging inner loop (episodes over `DIVERGED_MSE`, or a
+mean MSE over `DIVERGING_FACTOR` times the predict-zero baseline) from a method that failed to
+learn (mean MSE within `NO_LEARNING_BAND` of that baseline).
 
 `METHODS` (name -> `Method`) holds three families:
 
@@ -59,6 +62,12 @@ standalone script (`benchmarks/standalone/results/sinusoid_algorithms.json` at c
 compare with this benchmark's training on ragged shots."""
 
 DIVERGED_MSE = 1e4
+DIVERGING_FACTOR = 2.0
+"""A mean MSE above this multiple of predicting zero (about 4.3) is a diverging inner loop."""
+INTERVAL = "student-t"
+"""`settings["interval"]` of results whose 95% intervals use Student's t."""
+NO_LEARNING_BAND = (0.75, 1.25)
+"""A mean MSE within these multiples of predicting zero is no learning at all."""
 """An episode whose adapted MSE is not finite or above this has diverged: targets lie in
 [-5, 5], so even predicting 0 errs by at most 25."""
 
@@ -223,7 +232,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
                              **common)
         keras.backend.clear_session()
     settings = {
-        "methods": methods, "shots": shots, "train_shots": [1, max_shots],
+        "methods": methods, "shots": shots, "train_shots": [1, max_shots], "interval": INTERVAL,
         "training": "one model per method on ragged shots 1..max(shots), scored at each shot "
                     "count", "minutes_per_method": minutes, "steps_per_epoch": steps,
         "batch_size": batch_size, "meta_batch_size": meta_batch_size,
@@ -237,7 +246,8 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         "simplemaml": {"updates": simplemaml_updates, "tasks_per_update": meta_batch_size,
                        "meta_learning_rate (alpha, SGD)": simplemaml_meta_learning_rate,
                        "inner_learning_rate (beta)": inner_learning_rate}}
-    return {"rows": rows, "settings": settings, "notes": _notes(rows, minutes) + notes}
+    return {"rows": rows, "settings": settings,
+            "notes": _notes(rows, minutes, zero) + notes}
 
 
 def score(model, test) -> dict:
@@ -268,10 +278,48 @@ def _row(name: str, scored: dict, settings: dict, seed: int, memory, train_secon
                 train_seconds=train_seconds, memory=memory, seed=seed, settings=settings,
                 episodes_scored=scored["episodes_scored"],
                 diverged_episodes=scored["diverged_episodes"], **extra,
-                maml_mse=MAML_MSE.get(k),
-                beats_maml=None if k not in MAML_MSE else bool(mean + ci95 < MAML_MSE[k]),
-                published_mse=published,
-                beats_published=None if published is None else bool(mean + ci95 < published))]
+                maml_mse=MAML_MSE.get(k), published_mse=published, **_beats(mean, ci95, k,
+                                                                             published))]
+
+
+def _beats(mean: float, ci95: float, shots: int, published: float | None) -> dict:
+    """Whether the whole interval lies below MAML's and the method's own published MSE."""
+    return {"beats_maml": None if shots not in MAML_MSE else bool(mean + ci95 < MAML_MSE[shots]),
+            "beats_published": None if published is None else bool(mean + ci95 < published)}
+
+
+def mse_label(r: dict) -> str:
+    """"MSE 0.458 +- 0.048", or "MSE over non-diverged (n = 908) 12.987 +- 8.947"."""
+    over = (f" over non-diverged (n = {r['episodes']})" if r.get("diverged_episodes") else "")
+    return f"MSE{over} {r['mean']:.3f} +- {r['ci95']:.3f}"
+
+
+def recompute(result: dict) -> dict:
+    """Intervals (Student's t), verdicts and notes recomputed from the stored rows (no run).
+
+    The rows keep no per-episode MSEs, but a 1.96-based half-width rescales exactly to
+    Student's t over the same episodes; `settings["interval"]` records that this was done, so
+    running it twice changes nothing.
+    """
+    from l2l.evaluation import t_quantile
+
+    rows, settings = result["rows"], result["settings"]
+    if settings.get("interval") != INTERVAL:
+        for r in rows:
+            if r["ci95"] is not None and r["episodes"] > 1:
+                r["ci95"] *= t_quantile(0.975, r["episodes"] - 1) / 1.959963984540054
+        settings["interval"] = INTERVAL
+    for r in rows:
+        r.update(_beats(r["mean"], r["ci95"], r["settings"]["shots"], r["published_mse"]))
+    labels = {label(r) for r in rows}
+    generated = ("One seed,", "Published figures", "Adaptation diverged (MSE",
+                 "Trained on ragged", "Failed to learn", "Diverging inner loop")
+    kept = [n for n in result["notes"]
+            if not n.startswith(generated) and n.split(": ")[0] not in labels]
+    zero = {int(k): v for k, v in settings["baseline_zero_mse"].items()}
+    result["notes"] = _notes(rows, settings["minutes_per_method"], zero) + kept
+    return result
+
 
 
 def _algorithm_config(model) -> dict:
@@ -402,7 +450,8 @@ def _published_figures() -> str:
     return ", ".join(f"{PUBLISHED_BY[m]} {f[5]:.2f}/{f[10]:.2f}" for m, f in PUBLISHED.items())
 
 
-def _notes(rows: list[dict], minutes: float) -> list[str]:
+def _notes(rows: list[dict], minutes: float, zero: dict[int, float]) -> list[str]:
+    """The notes made from the rows; `zero` is the predict-zero MSE per shot count."""
     notes = [f"One seed, {minutes:g} training minutes per trainable method (simplemaml: a "
              "fixed number of updates) on a shared 2-core CPU (see load_1min per row). "
              "seconds_per_update: median of 20 train_on_batch updates after training; "
@@ -424,15 +473,14 @@ def _notes(rows: list[dict], minutes: float) -> list[str]:
                        "is within the interval of" if r["mean"] - r["ci95"] <= figure else
                        "does not beat")
             verdicts.setdefault(label(r), []).append(
-                f"{k}-shot MSE {r['mean']:.3f} +- {r['ci95']:.3f} {verdict} {who}'s published "
-                f"{figure}")
+                f"{k}-shot {mse_label(r)} {verdict} {who}'s published {figure}")
     notes += [f"{name}: " + "; ".join(v) + "." for name, v in verdicts.items()]
     diverged = [f"{label(r)} {r['settings']['shots']}-shot: {r['diverged_episodes']} of "
                 f"{r['episodes_scored']}" for r in rows if r["diverged_episodes"]]
     if diverged:
         notes.append(f"Adaptation diverged (MSE not finite or above {DIVERGED_MSE:g}) on some "
-                     "episodes; those rows' "
-                     "MSE is the mean over the other episodes: " + ", ".join(diverged) + ".")
+                     "episodes; those rows' MSE is over the non-diverged episodes only (their "
+                     "n is in the row's label and table cell): " + ", ".join(diverged) + ".")
     ragged, much_worse = [], []
     for r in rows:
         k, per_shot = r["settings"]["shots"], PER_SHOT.get(r["method"])
@@ -446,10 +494,22 @@ def _notes(rows: list[dict], minutes: float) -> list[str]:
                      + ", ".join(ragged) + "." + (
                          " More than 1.5x worse on ragged shots: " + ", ".join(much_worse) + "."
                          if much_worse else ""))
-    failed = sorted({label(r) for r in rows if r["mean"] > 3.0})
+    diverging = sorted({label(r) for r in rows if r["diverged_episodes"]
+                        or r["mean"] > DIVERGING_FACTOR * zero[r["settings"]["shots"]]})
+    low, high = NO_LEARNING_BAND
+    by_label: dict[str, list[dict]] = {}
+    for r in rows:
+        by_label.setdefault(label(r), []).append(r)
+    failed = sorted(name for name, group in by_label.items() if name not in diverging and all(
+        low <= r["mean"] / zero[r["settings"]["shots"]] <= high for r in group))
+    baseline = f"{min(zero.values()):.1f}-{max(zero.values()):.1f}"
+    if diverging:
+        notes.append(f"Diverging inner loop (episodes with MSE above {DIVERGED_MSE:g}, or a mean "
+                     f"MSE over {DIVERGING_FACTOR:g}x the predict-zero baseline of {baseline}): "
+                     f"{'; '.join(diverging)}.")
     if failed:
-        notes.append(f"Failed to learn (MSE near the predict-zero baseline of about 4.2): "
-                     f"{'; '.join(failed)}.")
+        notes.append(f"Failed to learn (MSE within {low:g}-{high:g}x the predict-zero baseline "
+                     f"of {baseline} at every shot count): {'; '.join(failed)}.")
     return notes
 
 
@@ -491,11 +551,13 @@ def summarize(result: dict) -> str:
     rows = result["rows"]
     shots = list(dict.fromkeys(r["settings"]["shots"] for r in rows))
     lines = ["| method | " + " | ".join(f"MSE {k}-shot" for k in shots)
-             + " | train s | s/update | diverged |", "|---" * (len(shots) + 4) + "|"]
+             + " | train s | s/update | diverged (excluded) |", "|---" * (len(shots) + 4) + "|"]
     for name in dict.fromkeys(label(r) for r in rows):
         by = {r["settings"]["shots"]: r for r in rows if label(r) == name}
         first = next(iter(by.values()))
-        cells = [format_value("mse", by[k]["mean"], by[k]["ci95"]) if k in by else "all diverged"
+        cells = [(format_value("mse", by[k]["mean"], by[k]["ci95"]) + (
+                     f" over non-diverged (n = {by[k]['episodes']})"
+                     if by[k]["diverged_episodes"] else "")) if k in by else "all diverged"
                  for k in shots]
         diverged = " / ".join(str(by[k]["diverged_episodes"]) if k in by else "all"
                               for k in shots)

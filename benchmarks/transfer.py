@@ -172,20 +172,15 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
                     scores[name].append(accuracy(model, test_x, test_y))
         for name in methods:
             mean, ci = mean_ci95(scores[name])
-            comparisons = {f"vs_{b}": paired_difference(scores[name], scores[b])
-                           for b in BASELINES if b in methods and b != name}
             rows.append(row(
                 name, "accuracy", mean, ci95=ci, episodes=repeats,
                 train_seconds=seconds[name], memory=memory, seed=seed,
                 settings={"target_images_per_digit": per_digit}, per_repeat=scores[name],
                 kept_units=kept.get(name), test_images=int(len(test_y)), scored_on=scored_on,
-                chance=1 / len(TARGET), **comparisons))
+                chance=1 / len(TARGET), **_comparisons(name, scores)))
 
     notes = [
-        f"Mean and 95% interval over {repeats} repeats (normal interval, as everywhere in "
-        f"this suite: with few repeats it is optimistic); each repeat scores every method on "
-        f"the same {scored_on} after training on the same target sample from the same "
-        "initialisation seed. Chance is 20%.",
+        _interval_note(repeats, scored_on),
         "The standalone script this replaces ran 10 repeats (about 21 minutes); 5 repeats fit "
         "the suite's 15-minute budget, and each repeat is identical to the script's, so "
         "-o repeats=10 reproduces its experiment.",
@@ -207,6 +202,40 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
                  "train_rows": len(train_rows), "test_rows": len(test_rows),
                  "data_dir": data_dir},
     }, "notes": notes}
+
+
+def _comparisons(name: str, scores: dict[str, list[float]]) -> dict:
+    """`vs_<baseline>`: the paired difference over repeats with each other baseline run."""
+    return {f"vs_{b}": paired_difference(scores[name], scores[b])
+            for b in BASELINES if b in scores and b != name}
+
+
+def _interval_note(repeats: int, scored_on: str) -> str:
+    return (f"Mean and 95% interval over {repeats} repeats (Student's t with {repeats - 1} "
+            f"degrees of freedom); each repeat scores every method on the same {scored_on} "
+            "after training on the same target sample from the same initialisation seed. "
+            "Chance is 20%.")
+
+
+def recompute(result: dict) -> dict:
+    """Intervals and paired differences recomputed from the stored per-repeat scores.
+
+    For a change to how intervals are computed (`python -m benchmarks recompute transfer`):
+    every figure is a function of `per_repeat`, so nothing is trained again.
+    """
+    from l2l.evaluation import mean_ci95
+
+    rows = result["rows"]
+    for size in dict.fromkeys(r["settings"]["target_images_per_digit"] for r in rows):
+        group = [r for r in rows if r["settings"]["target_images_per_digit"] == size]
+        scores = {r["method"]: r["per_repeat"] for r in group}
+        for r in group:
+            r["mean"], r["ci95"] = mean_ci95(r["per_repeat"])
+            r.update(_comparisons(r["method"], scores))
+    result["notes"] = [_interval_note(result["settings"]["repeats"], rows[0]["scored_on"])
+                       if n.startswith("Mean and 95% interval over") else n
+                       for n in result["notes"]]
+    return result
 
 
 def plot(result: dict):

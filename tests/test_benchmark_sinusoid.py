@@ -49,7 +49,7 @@ def test_quick_run_scores_learners_and_algorithms_on_the_same_episodes(tmp_path)
         assert any("pip install -e .[bench]" in n for n in result["notes"])
     table = sinusoid.summarize(result)
     assert "| maml, 10 steps, auto-stop |" in table and "| pooled |" in table
-    assert "| diverged |" in table.splitlines()[0]
+    assert "| diverged (excluded) |" in table.splitlines()[0]
 
 
 class _Predictions:
@@ -79,13 +79,32 @@ def test_diverged_episodes_are_counted_and_the_mean_is_over_the_rest():
                                             "stop_tolerance": None}, 0, None, 1.0, notes,
                            seconds_per_update=0.01)
     assert not schema._check_row("row", row) and np.isfinite(row["mean"])
-    assert any("diverged" in n and "3 of 12" in n for n in sinusoid._notes([row], 1.0))
-    assert "| maml, 10 steps |" in sinusoid.summarize({"rows": [row]})
+    notes_made = sinusoid._notes([row], 1.0, {5: 4.3})
+    assert any("diverged" in n and "3 of 12" in n for n in notes_made)
+    assert any("5-shot MSE over non-diverged (n = 9)" in n for n in notes_made)  # by label
+    table = sinusoid.summarize({"rows": [row]})
+    assert "| maml, 10 steps |" in table and "over non-diverged (n = 9)" in table
     # Every episode diverged: no mean, so no row, and a note says so.
     everything = sinusoid.score(_Predictions(test, list(range(12))), test)
     assert everything["mean"] is None
     assert sinusoid._row("maml", everything, {"shots": 5}, 0, None, 1.0, notes) == []
     assert "diverged on all 12 episodes" in notes[0]
+
+
+def test_divergence_is_told_apart_from_no_learning():
+    """A mean MSE near predicting zero is no learning; far above it, or with episodes over
+    DIVERGED_MSE, the inner loop diverges; a learner well below it is neither."""
+    def fake(method, mean, diverged=0):
+        return {"method": method, "settings": {"shots": 5}, "mean": mean, "ci95": 0.1,
+                "episodes": 100 - diverged, "episodes_scored": 100,
+                "diverged_episodes": diverged, "maml_mse": None, "published_mse": None}
+
+    rows = [fake("stuck", 3.9), fake("exploding", 13.0), fake("unstable", 2.0, diverged=5),
+            fake("learned", 0.4)]
+    notes = sinusoid._notes(rows, 1.0, {5: 4.3})
+    failed = next(n for n in notes if n.startswith("Failed to learn"))
+    diverging = next(n for n in notes if n.startswith("Diverging inner loop"))
+    assert failed.endswith(": stuck.") and diverging.endswith(": exploding; unstable.")
 
 
 def test_missing_simplemaml_is_skipped_with_a_note(monkeypatch, tmp_path):

@@ -19,9 +19,13 @@ from l2l.testing import check_learner
 WAYS = 3
 # Kinds trained here; the others learn in tests/test_learners_regression.py and are checked
 # here for shapes, invariances and saving. Steps are what each needs for a robust margin.
-STEPS = {"pooled": 300, "protonet": 100, "matching": 100, "versa": 300, "film": 60}
+STEPS = {"pooled": 300, "protonet": 100, "matching": 100, "versa": 300, "film": 60,
+         "hyper": 300, "sequence": 300}
 CLASS_HEADS = ("protonet", "matching", "versa", "film")
-STARTS_AT_CHANCE = ("pooled", "versa")
+STARTS_AT_CHANCE = ("pooled", "versa", "hyper", "sequence")
+# Above chance by this much (lower bound of the 95% interval), default 0.2: the sequence
+# learner (a recurrent pass over the support set) learns slowest in a test-sized budget.
+MARGIN = {"sequence": 0.05}
 
 
 def synthetic_classes(classes=40, per_class=20, noise=60.0, seed=0):
@@ -80,9 +84,10 @@ def models(data):
 def test_learner_beats_chance_on_held_out_classes(kind, models):
     model, before, test = models(kind)
     after = evaluate(Eager(model), test)
-    assert after.mean - after.ci95 > 1 / WAYS + 0.2, (kind, before, after)
+    margin = MARGIN.get(kind, 0.2)
+    assert after.mean - after.ci95 > 1 / WAYS + margin, (kind, before, after)
     if kind in STARTS_AT_CHANCE:  # learning, not a lucky random encoder, is what lifts them
-        assert after.mean > before.mean + 0.15, (kind, before, after)
+        assert after.mean > before.mean + min(0.15, margin), (kind, before, after)
 
 
 @pytest.mark.parametrize("kind", CLASSIFICATION_KINDS)
