@@ -13,11 +13,13 @@ for each kind of learner l2l has, so a benchmark can compare them all on one tas
 | `"protonet"` | `PrototypeHeadGenerator` -> `GeneratedDensePredictor` | Prototypical Networks |
 | `"matching"` | `MatchingLearner` -> `MatchingPredictor` | Matching Networks |
 | `"versa"` | `VersaHeadGenerator` -> `GeneratedDensePredictor` | per-class amortised head |
+| `"memory"` | `KeyValueMemory` -> `NearestKeyPredictor` | Kaiser et al.'s memory module |
 
-The last three classify only. `width` and `depth` set every hidden size and the number of
-hidden layers (attention blocks) at once; tests use tiny ones. Regression models output
-`[B, Q]` for one target (`[B, Q, D]` for `output_units=D`); classification models output
-logits `[B, Q, ways]` for integer labels `0..ways-1`.
+The last four classify only (`"memory"` trains on its memory loss, `l2l.memory_module`).
+`width` and `depth` set every hidden size and the number of hidden layers (attention blocks)
+at once; tests use tiny ones. Regression models output `[B, Q]` for one target (`[B, Q, D]`
+for `output_units=D`); classification models output logits `[B, Q, ways]` for integer labels
+`0..ways-1`.
 
 For the two-digit same-number task, `two_digit_model`:
 
@@ -68,7 +70,7 @@ from l2l.predictors import (
 
 TWO_DIGIT_KINDS = ("features", "weights", "original")
 REGRESSION_KINDS = ("pooled", "attention", "sequence", "hyper", "film")
-CLASSIFICATION_KINDS = REGRESSION_KINDS + ("protonet", "matching", "versa")
+CLASSIFICATION_KINDS = REGRESSION_KINDS + ("protonet", "matching", "versa", "memory")
 
 
 def two_digit_model(kind: str = "features", learning_rate: float = 1e-3,
@@ -182,6 +184,11 @@ def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | Non
     if kind not in CLASSIFICATION_KINDS:
         raise ValueError(f"Unknown classification model kind {kind!r}; choose one of "
                          f"{CLASSIFICATION_KINDS}.")
+    if kind == "memory":  # Kaiser et al.'s memory module, built by its own module
+        from l2l.memory_module import memory_classifier
+
+        return memory_classifier(ways, encoder, width, input_scale, learning_rate,
+                                 jit_compile=jit_compile)
     if encoder is None:
         filters = (16, 16) if kind == "film" else (32, 32, 32)
         encoder = conv_encoder(filters, units=width, input_scale=input_scale)
