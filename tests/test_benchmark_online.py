@@ -15,7 +15,8 @@ def test_quick_online_scores_every_method_by_instance(omniglot_dir, tmp_path):
     path, result = runner.run_benchmark(
         "online", quick=True, output=tmp_path, episode_dir=episodes,
         options={"minutes_per_method": 0.001, "steps_per_epoch": 1, "test_episodes": 6,
-                 "ways": 3, "instances": 3, "methods": ("mann", "prototypes"), "data_dir": str(Path(omniglot_dir).parent)})
+                 "ways": 3, "instances": 3, "methods": ("mann", "prototypes"),
+                 "data_dir": str(Path(omniglot_dir).parent)})
     assert json.loads(path.read_text()) == result and schema.validate(result)
     cells = [(r["method"], r["settings"]["instance"]) for r in result["rows"]]
     assert cells == [(m, n) for m in ("mann", "prototypes") for n in ("all", 1, 2, 3)]
