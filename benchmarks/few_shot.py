@@ -222,7 +222,8 @@ def summarize(result: dict) -> str:
     quoted = [(n, k) for d, n, k in cells if d == "omniglot"]
     if quoted and any(m in PUBLISHED_OMNIGLOT for m in methods):
         lines.append("")
-        lines.append("Published Omniglot figures (Snell et al. 2017; character-disjoint splits "
+        lines.append("Published Omniglot figures (Snell et al. 2017; memory: Kaiser et al. "
+                     "2017; character-disjoint splits "
                      "of the full background set, hours of GPU training; quoted, not re-run): "
                      + "; ".join(f"{m} " + ", ".join(
                          f"{n}-way {k}-shot {100 * PUBLISHED_OMNIGLOT[m][n, k]:.1f}%"

@@ -2,8 +2,9 @@
 
 The Omniglot grid of `benchmarks.few_shot` (same data, alphabet-disjoint splits of the small
 background sets, models, training loop and stored test episodes; read its docstring for the
-protocol): 2 way counts x 2 shot counts x 2 methods (`protonet`, `matching`) = 8 cells at 1.5
-training minutes each, about 16 minutes on 2 CPU cores with scoring. The 5-way 1-shot cells
+protocol): 2 way counts x 2 shot counts x 3 methods (`protonet`, `matching`, `memory`: Kaiser
+et al.'s memory module, `l2l.memory_module`) = 12 cells at 1.5 training minutes each, about
+24 minutes on 2 CPU cores with scoring. The 5-way 1-shot cells
 share their stored test episodes with `few_shot`'s Omniglot cells. Not done: the full
 background/evaluation sets, character-disjoint splits, several seeds, training to convergence.
 """
@@ -22,5 +23,5 @@ def run(quick: bool = False, seed: int = 0, *, ways: tuple[int, ...] | None = No
     return few_shot.run(
         quick, seed, datasets=("omniglot",),
         ways=ways or ((5,) if quick else (5, 20)), shots=shots or ((1,) if quick else (1, 5)),
-        methods=methods or (("protonet",) if quick else ("protonet", "matching")),
+        methods=methods or (("protonet",) if quick else ("protonet", "matching", "memory")),
         minutes_per_cell=minutes_per_cell, test_episodes=test_episodes, data_dir=data_dir)

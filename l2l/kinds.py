@@ -89,6 +89,8 @@ class ModelKind:
     builders: dict[str, Builder]
     summary: tuple[str, str] = ("", "")
     shared_encoder: bool = True
+    loss: Callable[[KindSettings], object] | None = None
+    learning_rate: float | None = None
 
     def build(self, settings: KindSettings) -> tuple:
         """`(learner, predictor, encoder)` for `settings.task` (see the module docstring)."""
@@ -109,7 +111,8 @@ def _load_builtin_kinds() -> None:
 def register_kind(name: str, *, classification: Builder | None = None,
                   regression: Builder | None = None, two_digit: Builder | None = None,
                   summary: tuple[str, str] = ("", ""), shared_encoder: bool = True,
-                  replace: bool = False) -> ModelKind:
+                  loss: Callable[[KindSettings], object] | None = None,
+                  learning_rate: float | None = None, replace: bool = False) -> ModelKind:
     """Register the kind `name`: a builder per task it supports (at least one).
 
     Args:
@@ -120,6 +123,9 @@ def register_kind(name: str, *, classification: Builder | None = None,
             `GeneratedDensePredictor`", "one line on the idea")`).
         shared_encoder: for classification, whether the model has a shared per-example
             encoder (`settings.encoder`); `False` when the kind places the encoder itself.
+        loss: `loss(settings) -> keras loss` for a kind trained on a loss of its own (the
+            memory module's margin loss); None: the task's usual loss (cross-entropy, MSE).
+        learning_rate: the kind's default Adam learning rate, when `1e-3` is not its best.
         replace: allow replacing a registered kind of that name (otherwise an error, so two
             kinds never silently share a name).
     """
@@ -134,7 +140,7 @@ def register_kind(name: str, *, classification: Builder | None = None,
     if name in _KINDS and not replace:
         raise invalid_value("name", name, f"a name not registered yet (registered: "
                             f"{sorted(_KINDS)})", "pick another name or pass replace=True")
-    kind = ModelKind(name, builders, tuple(summary), bool(shared_encoder))
+    kind = ModelKind(name, builders, tuple(summary), bool(shared_encoder), loss, learning_rate)
     _KINDS[name] = kind
     return kind
 

@@ -25,7 +25,8 @@ class AttentionBlock(keras.layers.Layer):
         hidden: hidden size of the MLP (default `2 * dim`).
 
     Call: `block(queries [B, T, dim], values [B, S, dim], mask [B, S], keys=None)`, with
-    `keys [B, S, K]` defaulting to `values`.
+    `keys [B, S, K]` defaulting to `values`. A mask `[B, T, S]` says per query which values
+    it may attend to (a causal mask, say).
 
     Example:
 
@@ -55,9 +56,9 @@ class AttentionBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, queries, values, mask, keys=None, training=None):
-        attended = self.attention(queries, values, key=keys,
-                                  attention_mask=key_mask(mask, ops.shape(queries)[1]),
-                                  training=training)
+        allowed = mask if len(mask.shape) == 3 else key_mask(mask, ops.shape(queries)[1])
+        attended = self.attention(queries, values, key=keys, attention_mask=ops.cast(
+            allowed, "bool"), training=training)
         h = self.norm_1(queries + attended)
         return self.norm_2(h + self.mlp(h, training=training))
 

@@ -13,10 +13,10 @@ docs/extending.md). The registry prints the table of kinds (`python -m l2l.kinds
 | `pooled` | `PooledLearner` -> `ConditionedPredictor` | mean of an MLP of `(x, y)` (CNP) | ...
 ...
 
-Every kind builds regression and classification models except `protonet`, `matching` and
-`versa` (classification only) and the two-digit kinds (`two_digit_model` only). `width` and
-`depth` set every hidden size and the number of hidden layers (attention blocks) at once;
-tests use tiny ones. Regression models output `[B, Q]` for one target (`[B, Q, D]` for
+Every kind builds regression and classification models except `protonet`, `matching`,
+`versa` and `memory` (classification only; `memory` trains on its own memory loss) and the
+two-digit kinds (`two_digit_model` only). `width` and `depth` set every hidden size and the
+number of hidden layers (attention blocks) at once; tests use tiny ones. Regression models output `[B, Q]` for one target (`[B, Q, D]` for
 `output_units=D`); classification models output logits `[B, Q, ways]` for integer labels
 `0..ways-1`.
 
@@ -55,6 +55,7 @@ from l2l.learners import (
     AttentionLearner,
     DenseWeightGenerator,
     FiLMGenerator,
+    KeyValueMemory,
     MatchingLearner,
     PooledLearner,
     PrototypeHeadGenerator,
@@ -70,12 +71,16 @@ from l2l.predictors import (
     FiLMPredictor,
     GeneratedDensePredictor,
     MatchingPredictor,
+    MemoryLoss,
+    NearestKeyPredictor,
 )
 from l2l.validation import check_learning_rate
 
 __all__ = ["CLASSIFICATION_KINDS", "REGRESSION_KINDS", "TWO_DIGIT_KINDS", "KindSettings",
            "classification_model", "compile_binary", "compile_classification",
            "register_kind", "regression_model", "two_digit_model"]
+
+SEQUENCE_LEARNING_RATE = 3e-3  # the LSTM regression learner trains faster at 3e-3 (issue 14)
 
 # --------------------------------------------------------------------------- l2l's own kinds
 # Each builder makes its layers in the order the models were always made in (initialisers
@@ -97,9 +102,15 @@ def _attention(s: KindSettings):
 
 
 def _sequence(s: KindSettings):
-    ways = {"ways": s.ways} if s.task == "classification" else {}
-    return (SequenceLearner(units=s.width, **ways),
-            ConditionedPredictor(units=s.hidden, output_units=s.outputs, interaction=False))
+    if s.task == "classification":
+        return (SequenceLearner(units=s.width, ways=s.ways),
+                ConditionedPredictor(units=s.hidden, output_units=s.outputs, interaction=False))
+    # Issue 14's ablation (examples/sequence_ablation.py): at width 64 and Adam 1e-3 the LSTM
+    # stalls at the affine fit of a quadratic (MSE ~0.1); (x_t, y_t) pairs, a two-layer step
+    # embedding, twice the units, the comparison predictor and 3e-3 halve it.
+    return (SequenceLearner(units=2 * s.width, delay_labels=False,
+                            embed_units=(2 * s.width, 2 * s.width)),
+            ConditionedPredictor(units=s.hidden, output_units=s.outputs, interaction=True))
 
 
 def _hyper(s: KindSettings):
@@ -154,7 +165,8 @@ for _name, _build, _summary in [
         ("film", _film, ("`FiLMGenerator` -> `FiLMPredictor`",
                          "scales/shifts predictor channels (CNAPs)"))]:
     register_kind(_name, classification=_build, regression=_build, summary=_summary,
-                  shared_encoder=_name != "film")
+                  shared_encoder=_name != "film",
+                  learning_rate=SEQUENCE_LEARNING_RATE if _name == "sequence" else None)
 register_kind("protonet", summary=("`PrototypeHeadGenerator` -> `GeneratedDensePredictor`",
                                    "Prototypical Networks"),
               classification=lambda s: (PrototypeHeadGenerator(s.ways),
@@ -166,6 +178,10 @@ register_kind("versa", summary=("`VersaHeadGenerator` -> `GeneratedDensePredicto
                                 "per-class amortised head"),
               classification=lambda s: (VersaHeadGenerator(s.ways, units=s.hidden),
                                         GeneratedDensePredictor()))
+register_kind("memory", summary=("`KeyValueMemory` -> `NearestKeyPredictor`",
+                                 "Kaiser et al.'s memory module (margin loss)"),
+              classification=lambda s: (KeyValueMemory(s.ways), NearestKeyPredictor()),
+              loss=lambda s: MemoryLoss(margin=0.1))
 register_kind("features", two_digit=_two_digit_features,
               summary=("`PooledLearner` -> `ConditionedPredictor`",
                        "prototype of a number, from a shared digit encoder"))
@@ -218,9 +234,11 @@ def compile_binary(model: keras.Model, learning_rate=1e-3,
 
 
 def regression_model(kind: str = "pooled", output_units: int = 1, width: int = 64,
-                     depth: int = 2, learning_rate: float = 1e-3,
+                     depth: int = 2, learning_rate: float | None = None,
                      jit_compile: bool | str = "auto") -> MetaModel:
     """A compiled `MetaModel` for regression on vector inputs `[B, n, D]` (MSE loss).
+
+    `learning_rate` (Adam) defaults to 1e-3, and to `SEQUENCE_LEARNING_RATE` for `"sequence"`.
 
     Args:
         kind: a kind registered for regression (`l2l.kinds.names("regression")`).
@@ -230,18 +248,24 @@ def regression_model(kind: str = "pooled", output_units: int = 1, width: int = 6
     """
     settings = KindSettings("regression", width=width, depth=_check_depth(depth),
                             outputs=output_units)
-    learner, predictor, encoder = kinds.get_kind(kind, "regression").build(settings)
+    model_kind = kinds.get_kind(kind, "regression")
+    learner, predictor, encoder = model_kind.build(settings)
     model = MetaModel(learner, predictor, encoder=encoder, name=f"{kind}_regression")
+    learning_rate = _default_rate(model_kind, learning_rate)
     model.compile(optimizer=keras.optimizers.Adam(check_learning_rate(learning_rate)),
-                  loss="mse", jit_compile=jit_compile)
+                  loss=model_kind.loss(settings) if model_kind.loss else "mse",
+                  jit_compile=jit_compile)
     return model
 
 
 def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | None = None,
                          width: int = 64, depth: int = 1, input_scale: float = 1 / 255,
-                         learning_rate: float = 1e-3,
+                         learning_rate: float | None = None,
                          jit_compile: bool | str = "auto") -> MetaModel:
     """A compiled `MetaModel` for N-way classification: logits `[B, Q, ways]`.
+
+    The loss is cross-entropy unless the kind brings its own (`"memory"`: Kaiser et al.'s
+    margin loss); `learning_rate` defaults to the kind's own, else 1e-3.
 
     Args:
         kind: a kind registered for classification (`l2l.kinds.names("classification")`).
@@ -264,19 +288,28 @@ def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | Non
         settings = dataclasses.replace(settings, encoder=settings.image_encoder())
     learner, predictor, encoder = model_kind.build(settings)
     model = MetaModel(learner, predictor, encoder=encoder, name=f"{kind}_{ways}way")
-    return compile_classification(model, learning_rate, jit_compile)
+    return compile_classification(model, _default_rate(model_kind, learning_rate), jit_compile,
+                                  loss=model_kind.loss(settings) if model_kind.loss else None)
 
 
 def compile_classification(model: keras.Model, learning_rate: float = 1e-3,
-                           jit_compile: bool | str = "auto") -> keras.Model:
-    """Compile for class logits `[B, Q, ways]` and integer labels: cross-entropy, accuracy."""
+                           jit_compile: bool | str = "auto", loss=None) -> keras.Model:
+    """Compile for class logits `[B, Q, ways]` and integer labels: accuracy, and cross-entropy
+    unless `loss` is given."""
     model.compile(
         optimizer=keras.optimizers.Adam(check_learning_rate(learning_rate)),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True) if loss is None
+        else loss,
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
     )
     return model
+
+
+def _default_rate(model_kind: kinds.ModelKind, learning_rate: float | None) -> float:
+    if learning_rate is not None:
+        return learning_rate
+    return model_kind.learning_rate if model_kind.learning_rate is not None else 1e-3
 
 
 def _check_depth(depth: int) -> int:

@@ -20,8 +20,8 @@ WAYS = 3
 # Kinds trained here; the others learn in tests/test_learners_regression.py and are checked
 # here for shapes, invariances and saving. Steps are what each needs for a robust margin.
 STEPS = {"pooled": 300, "protonet": 100, "matching": 100, "versa": 300, "film": 60,
-         "hyper": 300, "sequence": 300}
-CLASS_HEADS = ("protonet", "matching", "versa", "film")
+         "hyper": 300, "sequence": 300, "memory": 100}
+CLASS_HEADS = ("protonet", "matching", "versa", "film", "memory")
 STARTS_AT_CHANCE = ("pooled", "versa", "hyper", "sequence")
 # Above chance by this much (lower bound of the 95% interval), default 0.2: the sequence
 # learner (a recurrent pass over the support set) learns slowest in a test-sized budget.

@@ -14,9 +14,12 @@ from l2l.learners.base import (
     WEIGHTS,
     Learner,
 )
+from l2l.learners.causal import CausalAttentionLearner, OnlinePrototypeLearner
 from l2l.learners.film import FiLMGenerator
 from l2l.learners.heads import ClassHeadGenerator, PrototypeHeadGenerator, VersaHeadGenerator
 from l2l.learners.hyper import DenseWeightGenerator
+from l2l.learners.key_value import KeyValueMemory
+from l2l.learners.mann import MANNLearner
 from l2l.learners.matching import MatchingLearner
 from l2l.learners.pooling import PooledLearner
 from l2l.learners.sequence import SequenceLearner, online_predictions
@@ -30,11 +33,15 @@ __all__ = [
     "LEARNER_OUTPUT_KEYS",
     "WEIGHTS",
     "AttentionLearner",
+    "CausalAttentionLearner",
     "ClassHeadGenerator",
     "DenseWeightGenerator",
     "FiLMGenerator",
+    "KeyValueMemory",
     "Learner",
+    "MANNLearner",
     "MatchingLearner",
+    "OnlinePrototypeLearner",
     "PooledLearner",
     "PrototypeHeadGenerator",
     "SequenceLearner",

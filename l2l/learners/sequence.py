@@ -38,6 +38,13 @@ class DelayedLabelLSTMCell(keras.layers.Layer):
     everything the cell knows after reading the examples up to `t` (labels included).
     Wrapped in `keras.layers.RNN` with a mask, padded steps leave the state untouched.
 
+    With `delay_labels=False` the LSTM sees the pair `[x_t, y_t]` itself: for regression,
+    where a separate predictor answers the next `x`, this lets the embedding form products
+    of `x_t` and `y_t` (the sufficient statistics of a least-squares fit) in one step,
+    instead of carrying `x_t` in the state until its label arrives. `embed_units` are the
+    hidden sizes of the ReLU MLP that embeds each step before the LSTM (default one layer
+    of `units`).
+
     Example:
 
     >>> import numpy as np, keras
@@ -47,28 +54,33 @@ class DelayedLabelLSTMCell(keras.layers.Layer):
     (2, 3, 9)
     """
 
-    def __init__(self, units: int, label_dim: int, **kwargs):
+    def __init__(self, units: int, label_dim: int, delay_labels: bool = True,
+                 embed_units=None, **kwargs):
         super().__init__(**kwargs)
-        self.units, self.label_dim = units, label_dim
-        self.embed = layers.Dense(units, activation="relu", name="embed")
+        self.units, self.label_dim, self.delay_labels = units, label_dim, bool(delay_labels)
+        self.embed_units = tuple(embed_units) if embed_units is not None else (units,)
+        self.embed = keras.Sequential([layers.Dense(u, activation="relu")
+                                       for u in self.embed_units], name="embed")
         self.lstm = layers.LSTMCell(units, name="lstm")
         self.state_size = [units, units, label_dim]
         self.output_size = 2 * units + label_dim
 
     def build(self, input_shape):
         self.embed.build((input_shape[0], input_shape[-1]))  # [x_t, y_prev]: the same size
-        self.lstm.build((input_shape[0], self.units))
+        self.lstm.build((input_shape[0], self.embed_units[-1]))
         self.built = True
 
     def call(self, inputs, states, training=None):
         h, c, previous_label = states
         x, label = inputs[:, :-self.label_dim], inputs[:, -self.label_dim:]
-        step = self.embed(ops.concatenate([x, previous_label], axis=-1))
+        shown = previous_label if self.delay_labels else label
+        step = self.embed(ops.concatenate([x, shown], axis=-1), training=training)
         _, (h, c) = self.lstm(step, [h, c], training=training)
         return ops.concatenate([h, c, label], axis=-1), [h, c, label]
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "label_dim": self.label_dim}
+        return {**super().get_config(), "units": self.units, "label_dim": self.label_dim,
+                "delay_labels": self.delay_labels, "embed_units": list(self.embed_units)}
 
 
 @register
@@ -86,6 +98,13 @@ class SequenceLearner(Learner):
         encoder: optional layer applied to each support `x` first (e.g. a conv net).
         ways: classes per episode for N-way classification (labels are one-hot encoded);
             `None` for regression.
+        delay_labels: read `x_t` with the previous label (Hochreiter et al.'s encoding, the
+            default) or with its own label (see `DelayedLabelLSTMCell`); either way the code
+            after step `t` answers `x_{t+1}` through the predictor before `y_{t+1}` is read.
+        embed_units: hidden sizes of the MLP embedding each step (default `(units,)`).
+        pool_outputs: append to the code the running mean of the LSTM outputs `h` over the
+            real steps so far (an average is what a least-squares fit of many examples
+            needs, and an LSTM alone must learn a 1/t gate to compute one).
 
     Example:
 
@@ -102,13 +121,19 @@ class SequenceLearner(Learner):
 
     order_invariant = False  # the order of the support set is part of its input
 
-    def __init__(self, units: int = 64, encoder=None, ways: int | None = None, **kwargs):
+    def __init__(self, units: int = 64, encoder=None, ways: int | None = None,
+                 delay_labels: bool = True, embed_units=None, pool_outputs: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
+        self.pool_outputs = bool(pool_outputs)
         self.units, self.encoder, self.ways = units, encoder, check_ways(ways)
+        self.delay_labels = bool(delay_labels)
+        self.embed_units = tuple(embed_units) if embed_units is not None else None
 
     def build(self, support_x_shape, support_y_shape=None, support_mask_shape=None):
         cell = DelayedLabelLSTMCell(self.units, label_size(support_y_shape, self.ways),
-                                    name="cell")
+                                    delay_labels=self.delay_labels,
+                                    embed_units=self.embed_units, name="cell")
         self.rnn = layers.RNN(cell, return_sequences=True, name="rnn")
         self.built = True  # the RNN builds on first call, once the encoder's output is known
 
@@ -118,18 +143,38 @@ class SequenceLearner(Learner):
             self(support_x, support_y, support_mask, training=training)
         x = encoded_vectors(self.encoder, support_x, self, self.compute_dtype, training)
         steps = ops.concatenate([x, label_features(support_y, self.ways, x.dtype)], axis=-1)
-        return self.rnn(steps, mask=ops.cast(support_mask, "bool"), training=training)
+        codes = self.rnn(steps, mask=ops.cast(support_mask, "bool"), training=training)
+        if not self.pool_outputs:
+            return codes
+        mask = ops.cast(support_mask, codes.dtype)[..., None]
+        total = ops.cumsum(codes[..., :self.units] * mask, axis=1)
+        return ops.concatenate([codes, total / ops.maximum(ops.cumsum(mask, axis=1), 1.0)],
+                               axis=-1)
 
     def online_codes(self, support_x, support_y, support_mask, training=None):
         """`[B, S, D]`: at `t`, the code of the examples before `t` (zeros, the start, at 0)."""
         codes = self.step_codes(support_x, support_y, support_mask, training=training)
         return ops.concatenate([ops.zeros_like(codes[:, :1]), codes[:, :-1]], axis=1)
 
+    def online_features(self, support_x, support_y, support_mask, training=None):
+        """`[B, S, units]`: the LSTM output `h_t` after reading `x_t` with `y_{t-1}`.
+
+        The features of the online classification protocol (`l2l.online`): step `t` never
+        depends on `y_t`. Needs `delay_labels=True`.
+        """
+        if not self.delay_labels:
+            raise ValueError("online_features needs SequenceLearner(delay_labels=True): with "
+                             "delay_labels=False step t reads its own label y_t.")
+        codes = self.step_codes(support_x, support_y, support_mask, training=training)
+        return codes[..., :self.units]
+
     def call(self, support_x, support_y, support_mask, training=None):
         return {FEATURES: self.step_codes(support_x, support_y, support_mask, training)[:, -1]}
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "ways": self.ways,
+                "delay_labels": self.delay_labels, "pool_outputs": self.pool_outputs,
+                "embed_units": None if self.embed_units is None else list(self.embed_units),
                 **serialize_layers(encoder=self.encoder)}
 
     @classmethod

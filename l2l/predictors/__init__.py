@@ -10,6 +10,7 @@ from l2l.predictors.conditioned import ConditionedPredictor
 from l2l.predictors.film import FiLMPredictor
 from l2l.predictors.generated import GeneratedDensePredictor
 from l2l.predictors.matching import MatchingPredictor
+from l2l.predictors.nearest_key import MemoryLoss, NearestKeyPredictor
 from l2l.serialization import register
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "FiLMPredictor",
     "GeneratedDensePredictor",
     "MatchingPredictor",
+    "MemoryLoss",
+    "NearestKeyPredictor",
     "Predictor",
     "register",
 ]

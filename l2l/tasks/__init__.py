@@ -3,6 +3,7 @@
 from l2l.tasks.base import TaskDistribution, fraction_split, random_subsets
 from l2l.tasks.classification import CLASS_SPLIT_SEED, FewShotClassification, class_splits
 from l2l.tasks.image_as_dataset import ImageAsDataset
+from l2l.tasks.online import OnlineClassification, instance_numbers, per_instance_accuracy
 from l2l.tasks.quadratic import QuadraticTask
 from l2l.tasks.sinusoid import SinusoidTask
 from l2l.tasks.two_digit import (
@@ -18,6 +19,7 @@ __all__ = [
     "CLASS_SPLIT_SEED",
     "FewShotClassification",
     "ImageAsDataset",
+    "OnlineClassification",
     "PROTOCOLS",
     "QuadraticTask",
     "SPLIT_SEED",
@@ -28,6 +30,8 @@ __all__ = [
     "fraction_split",
     "random_subsets",
     "heldout_digits",
+    "instance_numbers",
+    "per_instance_accuracy",
     "image_pools",
     "number_splits",
 ]

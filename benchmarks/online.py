@@ -1,0 +1,176 @@
+"""Online few-shot Omniglot (Santoro et al., 2016): accuracy by instance number on new alphabets.
+
+Protocol (`l2l.tasks.OnlineClassification`): each episode is a sequence of 50 images, 5
+classes x 10 instances, shuffled, labels permuted per episode; at step `t` a model sees
+`x_t` with the one-hot label of step `t - 1` (zeros at step 0) and predicts the label of
+`x_t`. Accuracy is reported at the 1st..10th appearance of a class, on stored test episodes
+(the same for every method) drawn from alphabets never seen in training.
+
+Data: `benchmarks.few_shot.load("omniglot")`, the ten small background alphabets at 28x28,
+alphabet-disjoint splits (`alphabet_splits`; test = val + test alphabets), training classes
+augmented with 90/180/270-degree rotations as new classes. Santoro et al. trained on 1,200
+characters of the full background set (with rotations and translations) for about 100,000
+episodes and tested on 423 held-out characters; we have a fraction of those classes and of
+that training.
+
+Methods (`l2l.online.online_model`), each sharing one conv encoder design
+(`conv_encoder(filters, units=width)`, trained end to end):
+
+- `mann`: `MANNLearner`, LSTM controller (2 x width units) + LRUA memory (128 x 40, 4 heads);
+- `lstm`: `SequenceLearner`, an LSTM (2 x width units) on `[x_t, y_{t-1}]`;
+- `attention`: `CausalAttentionLearner`, the attention learner with causal masks;
+- `prototypes`: online Prototypical Networks, class means of the examples seen so far.
+
+Budget: `minutes_per_method` of training each (default 3; 4 methods plus scoring is about
+15 minutes on 2 shared CPU cores), cosine learning rate over the budget, `test_episodes`
+(default 500) stored test sequences. Not done: the full background set, several seeds, or
+anything near the paper's training length.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.common import PeakRSS, row, stored_episodes, train_and_evaluate
+
+PUBLISHED_MANN = {1: 0.364, 2: 0.828, 3: 0.910, 4: 0.926, 5: 0.949, 10: 0.981}
+"""MANN (LSTM controller, LRUA), 5 classes, one-hot labels, Santoro et al. (2016), Table 1,
+as quoted in l2l's issue 14: 1,200 training characters (full background set), 423 held-out
+characters, about 100,000 training episodes. Quoted for scale, not re-run."""
+
+METHODS = ("mann", "lstm", "attention", "prototypes")
+INSTANCES = tuple(range(1, 11))
+
+
+def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None = None,
+        ways: int = 5, instances: int = 10, minutes_per_method: float | None = None,
+        steps_per_epoch: int | None = None, batch_size: int | None = None,
+        test_episodes: int | None = None, width: int | None = None,
+        learning_rate: float = 1e-3, data_dir: str | None = None) -> dict:
+    """Train each method on online sequences of training classes, score it by instance."""
+    import keras
+
+    from benchmarks.few_shot import load
+    from l2l.networks import conv_encoder
+    from l2l.online import online_model, online_scores
+    from l2l.tasks import OnlineClassification
+
+    methods = methods or (("mann", "prototypes") if quick else METHODS)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"Unknown method(s) {unknown}; choose from {METHODS}.")
+    minutes = minutes_per_method if minutes_per_method is not None else (0.03 if quick else 3.0)
+    steps = steps_per_epoch or (5 if quick else 50)
+    batch_size = batch_size or (4 if quick else 16)
+    n_test = test_episodes or (20 if quick else 500)
+    width = width or (16 if quick else 64)
+    filters = (8, 8) if quick else (32, 32, 32)
+
+    data = load("omniglot", data_dir)
+    test_task = OnlineClassification(data["x"], data["labels"], ways=ways, instances=instances,
+                                     classes=data["test"])
+    test = stored_episodes(test_task, f"online-omniglot-{ways}way-{instances}inst", n_test,
+                           "test")
+    train = OnlineClassification(data["train_x"], data["train_labels"], ways=ways,
+                                 instances=instances, classes=data["train"])
+    reported = tuple(n for n in INSTANCES if n <= instances)
+    rows = []
+    for method in methods:
+        keras.utils.set_random_seed(seed)
+        with PeakRSS() as memory:
+            model = online_model(method, ways, encoder=conv_encoder(filters, units=width),
+                                 width=width, learning_rate=learning_rate)
+            out = train_and_evaluate(model, train.dataset(batch_size, seed=seed), None,
+                                     minutes=minutes, steps_per_epoch=steps, anneal=True)
+            scores = online_scores(model, test, instances=reported)
+        keras.backend.clear_session()
+        fields = dict(train_seconds=out["train_seconds"], memory=memory, seed=seed,
+                      steps=out["steps"], episodes_trained=out["steps"] * batch_size,
+                      chance=1.0 / ways)
+        overall = scores["accuracy"]
+        rows.append(row(method, "accuracy", overall["mean"], ci95=overall["ci95"],
+                        episodes=overall["episodes"], settings={"instance": "all"}, **fields))
+        for n, s in scores["by_instance"].items():
+            rows.append(row(method, "accuracy", s["mean"], ci95=s["ci95"],
+                            episodes=s["episodes"], settings={"instance": n}, **fields))
+    return {"rows": rows, "settings": {
+        "methods": methods, "ways": ways, "instances": instances, "sequence_length":
+        ways * instances, "minutes_per_method": minutes, "steps_per_epoch": steps,
+        "batch_size": batch_size, "test_episodes": n_test, "width": width,
+        "encoder_filters": filters, "learning_rate": learning_rate,
+        "lr_schedule": "cosine to zero over the time budget",
+        "label_encoding": "one-hot of the previous step's label, zeros at step 0",
+        "augmentation": "training classes: 90/180/270-degree rotations as new classes",
+        "published_mann": PUBLISHED_MANN, "data": data["info"]},
+        "notes": _notes(rows, minutes)}
+
+
+def _notes(rows: list[dict], minutes: float) -> list[str]:
+    notes = [f"One seed, {minutes:g} training minutes per method on a shared 2-core CPU. "
+             "Published MANN figures (Santoro et al. 2016, Table 1) come from the full "
+             "background set (1,200 characters) and ~100,000 training episodes; we train on "
+             "the ten small background alphabets for minutes."]
+    for method in dict.fromkeys(r["method"] for r in rows):
+        by = {r["settings"]["instance"]: r for r in rows if r["method"] == method}
+        picks = [n for n in (1, 2, 5, 10) if n in by]
+        notes.append(f"{method}: " + ", ".join(
+            f"{100 * by[n]['mean']:.1f}% at instance {n}" for n in picks)
+            + f" ({by[picks[0]]['steps']} training steps).")
+        if method == "mann":
+            gaps = [f"{100 * (PUBLISHED_MANN[n] - by[n]['mean']):+.1f} points short at "
+                    f"instance {n}" for n in (5, 10) if n in by]
+            if gaps:
+                notes.append("MANN against the published 94.9% (5th) and 98.1% (10th): "
+                             + ", ".join(gaps) + ".")
+    return notes
+
+
+def plot(result: dict):
+    """Accuracy against instance number, one line (95% band) per method, MANN's paper curve."""
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in result["rows"] if r["settings"]["instance"] != "all"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = sorted((r for r in rows if r["method"] == method),
+                      key=lambda r: r["settings"]["instance"])
+        n = np.array([r["settings"]["instance"] for r in mine])
+        mean = 100 * np.array([r["mean"] for r in mine])
+        ci = 100 * np.array([r["ci95"] for r in mine])
+        line, = ax.plot(n, mean, marker="o", ms=3, label=f"{method} ({mine[0]['steps']} steps)")
+        ax.fill_between(n, mean - ci, mean + ci, alpha=0.2, color=line.get_color())
+    published = {int(k): v for k, v in result["settings"]["published_mann"].items()}
+    ax.plot(sorted(published), [100 * published[k] for k in sorted(published)], "k--",
+            marker="s", ms=4, label="MANN, Santoro et al. 2016 (quoted)")
+    ax.axhline(100 / result["settings"]["ways"], color="gray", ls=":", lw=1, label="chance")
+    ax.set_xlabel("instance (n-th appearance of the class in the sequence)")
+    ax.set_ylabel("accuracy on held-out alphabets (%)")
+    ax.set_ylim(0, 100)
+    ax.set_xticks(range(1, result["settings"]["instances"] + 1))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(f"online {result['settings']['ways']}-way Omniglot, "
+                 f"{result['settings']['minutes_per_method']:g} training minutes per method "
+                 f"({result['mode']} run)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def summarize(result: dict) -> str:
+    """A table: one line per method, accuracy at instances 1, 2, 3, 4, 5, 10, and overall."""
+    from benchmarks.readme import format_value
+
+    picks = [n for n in (1, 2, 3, 4, 5, 10) if n <= result["settings"]["instances"]]
+    lines = ["| method | " + " | ".join(f"{n}th" if n > 3 else ("1st", "2nd", "3rd")[n - 1]
+                                       for n in picks) + " | all | train s |",
+             "|---" * (len(picks) + 3) + "|"]
+    for method in dict.fromkeys(r["method"] for r in result["rows"]):
+        by = {r["settings"]["instance"]: r for r in result["rows"] if r["method"] == method}
+        lines.append(f"| {method} | " + " | ".join(
+            format_value("accuracy", by[n]["mean"], by[n]["ci95"]) if n in by else "-"
+            for n in picks) + f" | {format_value('accuracy', by['all']['mean'], by['all']['ci95'])}"
+            f" | {by['all']['train_seconds']:.0f} |")
+    published = {int(k): v for k, v in result["settings"]["published_mann"].items()}
+    lines.append("| MANN, Santoro et al. 2016 (quoted) | " + " | ".join(
+        f"{100 * published[n]:.1f}%" if n in published else "-" for n in picks) + " | - | - |")
+    return "\n".join(lines)

@@ -1,0 +1,29 @@
+"""The `online` benchmark: online few-shot Omniglot scored by instance number on stored episodes."""
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import runner, schema  # noqa: E402
+
+
+def test_quick_online_scores_every_method_by_instance(omniglot_dir, tmp_path):
+    episodes = tmp_path / "episodes"
+    path, result = runner.run_benchmark(
+        "online", quick=True, output=tmp_path, episode_dir=episodes,
+        options={"minutes_per_method": 0.001, "steps_per_epoch": 1, "test_episodes": 6,
+                 "ways": 3, "instances": 3, "methods": ("mann", "prototypes"),
+                 "data_dir": str(Path(omniglot_dir).parent)})
+    assert json.loads(path.read_text()) == result and schema.validate(result)
+    cells = [(r["method"], r["settings"]["instance"]) for r in result["rows"]]
+    assert cells == [(m, n) for m in ("mann", "prototypes") for n in ("all", 1, 2, 3)]
+    assert all(r["episodes"] == 6 and 0.0 <= r["mean"] <= 1.0 and r["chance"] == 1 / 3
+               for r in result["rows"])
+    assert all(r["train_seconds"] > 0 for r in result["rows"])
+    assert sorted(p.name for p in episodes.iterdir()) == [
+        "online-omniglot-3way-3inst-test-n6-seed0.h5"]
+    assert Path(result["plot"]).is_file()
+    assert "MANN, Santoro" in runner.load("online").summarize(result)
