@@ -16,9 +16,9 @@ docs/extending.md). The registry prints the table of kinds (`python -m l2l.kinds
 Every kind builds regression and classification models except `protonet`, `matching`,
 `versa` and `memory` (classification only; `memory` trains on its own memory loss) and the
 two-digit kinds (`two_digit_model` only). `width` and `depth` set every hidden size and the
-number of hidden layers (attention blocks) at once; tests use tiny ones. Regression models output `[B, Q]` for one target (`[B, Q, D]` for
-`output_units=D`); classification models output logits `[B, Q, ways]` for integer labels
-`0..ways-1`.
+number of hidden layers (attention blocks) at once; tests use tiny ones. Regression models
+output `[B, Q]` for one target (`[B, Q, D]` for `output_units=D`); classification models
+output logits `[B, Q, ways]` for integer labels `0..ways-1`.
 
 For the two-digit same-number task, `two_digit_model`:
 
