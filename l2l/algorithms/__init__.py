@@ -7,6 +7,8 @@ adapted copy, so `predict`, `evaluate` and `l2l.evaluation.evaluate` work as for
 - `MAML`: learned initialisation, second order (or `first_order=True`).
 - `MetaSGD`: plus a learned inner learning rate per parameter.
 - `Reptile`: first-order; moves the initialisation towards the adapted parameters.
+- `NewtonMAML`: MAML whose inner loop takes regularised block-diagonal Newton steps
+  (`l2l.second_order`; first-order meta-gradient).
 - `ScaleAwareMAML`: plus a learned per-parameter scale used as a quadratic or quartic
   regulariser around the mean and/or as per-parameter learning rates.
 
@@ -18,12 +20,14 @@ from l2l.algorithms.maml import MAML, MetaSGD
 from l2l.algorithms.priors import quadratic_penalty, quartic_penalty, scaled_rates
 from l2l.algorithms.reptile import Reptile
 from l2l.algorithms.scaled import ScaleAwareMAML
+from l2l.algorithms.second_order import NewtonMAML
 
 __all__ = [
     "MAML",
     "Adaptation",
     "GradientMetaLearner",
     "MetaSGD",
+    "NewtonMAML",
     "Reptile",
     "ScaleAwareMAML",
     "quadratic_penalty",

@@ -167,6 +167,23 @@ class GradientMetaLearner(keras.Model):
         """Per-episode `[B]` term added to the support loss, or None (the default)."""
         return None
 
+    def inner_update(self, theta, phi, inputs, training=False, first_order=False):
+        """Hook: one inner step, `(objective [B], updates)`.
+
+        `objective` is the support objective at `phi`; `updates` holds, per parameter, the
+        `[B, *shape]` amount the step subtracts from `phi`. By default `inner_rates * grad`
+        (plain or per-parameter SGD); `l2l.algorithms.NewtonMAML` takes Newton steps instead.
+        """
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(phi)
+            objective = self.support_objective(theta, phi, inputs, training=training)
+            total = ops.sum(objective)
+        grads = tape.gradient(total, phi)
+        if first_order:
+            grads = [tf.stop_gradient(g) for g in grads]
+        rates = self.inner_rates(theta, phi)
+        return objective, [r * g for r, g in zip(rates, grads, strict=True)]
+
     def forward(self, params, x, training=False):
         """Predictions `[B, n, ...]` of the wrapped model with per-episode `params`."""
         return batched_call(self.model, params, self._cast_x(x), training=training)
@@ -201,19 +218,12 @@ class GradientMetaLearner(keras.Model):
         taken = ops.zeros_like(active)
         objectives, previous = [], None
         for _ in range(steps):
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(phi)
-                objective = self.support_objective(theta, phi, inputs, training=training)
-                total = ops.sum(objective)
-            grads = tape.gradient(total, phi)
-            if first_order:
-                grads = [tf.stop_gradient(g) for g in grads]
+            objective, updates = self.inner_update(theta, phi, inputs, training=training,
+                                                   first_order=first_order)
             if self.stop_tolerance is not None and previous is not None:
                 improved = ops.cast(previous - objective > self.stop_tolerance, active.dtype)
                 active = tf.stop_gradient(active * improved)
-            rates = self.inner_rates(theta, phi)
-            phi = [p - _per_episode(active, p) * r * g
-                   for p, r, g in zip(phi, rates, grads, strict=True)]
+            phi = [p - _per_episode(active, p) * u for p, u in zip(phi, updates, strict=True)]
             taken = taken + active
             objectives.append(objective)
             previous = objective
