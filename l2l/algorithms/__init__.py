@@ -9,6 +9,8 @@ adapted copy, so `predict`, `evaluate` and `l2l.evaluation.evaluate` work as for
 - `Reptile`: first-order; moves the initialisation towards the adapted parameters.
 - `NewtonMAML`: MAML whose inner loop takes regularised block-diagonal Newton steps
   (`l2l.second_order`; first-order meta-gradient).
+- `ABML`: probabilistic MAML (amortised Bayesian meta-learning): a Gaussian posterior over
+  the adapted parameters, sampled with `sample_functions`.
 - `ScaleAwareMAML`: plus a learned per-parameter scale used as a quadratic or quartic
   regulariser around the mean and/or as per-parameter learning rates.
 
@@ -16,6 +18,7 @@ Every one takes `stop_tolerance` for a per-episode automatic stop of the inner l
 """
 
 from l2l.algorithms.base import Adaptation, GradientMetaLearner
+from l2l.algorithms.bayesian import ABML
 from l2l.algorithms.maml import MAML, MetaSGD
 from l2l.algorithms.priors import quadratic_penalty, quartic_penalty, scaled_rates
 from l2l.algorithms.reptile import Reptile
@@ -23,6 +26,7 @@ from l2l.algorithms.scaled import ScaleAwareMAML
 from l2l.algorithms.second_order import NewtonMAML
 
 __all__ = [
+    "ABML",
     "MAML",
     "Adaptation",
     "GradientMetaLearner",

@@ -178,7 +178,7 @@ class GradientMetaLearner(keras.Model):
             tape.watch(phi)
             objective = self.support_objective(theta, phi, inputs, training=training)
             total = ops.sum(objective)
-        grads = tape.gradient(total, phi)
+        grads = [tf.convert_to_tensor(g) for g in tape.gradient(total, phi)]  # not slices
         if first_order:
             grads = [tf.stop_gradient(g) for g in grads]
         rates = self.inner_rates(theta, phi)
