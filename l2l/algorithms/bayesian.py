@@ -104,7 +104,7 @@ class ABML(GradientMetaLearner):
                 raise invalid_value(name, value, "a positive finite number")
         if not (isinstance(kl_weight, int | float) and kl_weight >= 0):
             raise invalid_value("kl_weight", kl_weight, "a number >= 0")
-        if loss != "mse":
+        if getattr(keras.losses.get(loss), "__name__", None) != "mean_squared_error":
             raise invalid_value("loss", loss, '"mse" (ABML has a Gaussian likelihood)')
         kwargs.pop("first_order", None)
         kwargs.pop("stop_tolerance", None)
