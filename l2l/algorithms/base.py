@@ -211,6 +211,26 @@ class GradientMetaLearner(CheckedModel, keras.Model):
         """Hook: which of `model.trainable_variables` the inner loop adapts. All by default."""
         return [True] * len(self.model.trainable_variables)
 
+    def inner_update(self, theta, phi, inputs, adapted, training=False, first_order=False):
+        """Hook: one inner step, `(objective [B], updates)`.
+
+        `objective` is the support objective at `phi`; `adapted` lists the indices of the
+        parameters the inner loop adapts (`adapted_variables`), and `updates` holds, for each
+        of them, the `[B, *shape]` amount the step subtracts from it. By default
+        `inner_rates * grad` (plain or per-parameter SGD); `l2l.algorithms.NewtonMAML` takes
+        Newton steps instead.
+        """
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch([phi[i] for i in adapted])
+            objective = self.support_objective(theta, phi, inputs, training=training)
+            total = ops.sum(objective)
+        grads = [tf.convert_to_tensor(g)  # not IndexedSlices
+                 for g in tape.gradient(total, [phi[i] for i in adapted])]
+        if first_order:
+            grads = [tf.stop_gradient(g) for g in grads]
+        rates = self.inner_rates(theta, phi)
+        return objective, [rates[i] * g for i, g in zip(adapted, grads, strict=True)]
+
     def call_with_params(self, params, x, training=False, update_statistics=False):
         """Predictions `[B, n, ...]` of the wrapped model with per-episode `params`.
 
@@ -288,20 +308,14 @@ class GradientMetaLearner(CheckedModel, keras.Model):
         taken = ops.zeros_like(active)
         objectives, previous = [], None
         for _ in range(steps):
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch([phi[i] for i in adapted])
-                objective = self.support_objective(theta, phi, inputs, training=training)
-                total = ops.sum(objective)
-            grads = tape.gradient(total, [phi[i] for i in adapted])
-            if first_order:
-                grads = [tf.stop_gradient(g) for g in grads]
+            objective, updates = self.inner_update(theta, phi, inputs, adapted,
+                                                   training=training, first_order=first_order)
             if self.stop_tolerance is not None and previous is not None:
                 improved = ops.cast(previous - objective > self.stop_tolerance, active.dtype)
                 active = tf.stop_gradient(active * improved)
-            rates = self.inner_rates(theta, phi)
             phi = list(phi)
-            for i, g in zip(adapted, grads, strict=True):
-                phi[i] = phi[i] - _per_episode(active, phi[i]) * rates[i] * g
+            for i, u in zip(adapted, updates, strict=True):
+                phi[i] = phi[i] - _per_episode(active, phi[i]) * u
             taken = taken + active
             objectives.append(objective)
             previous = objective
