@@ -213,7 +213,7 @@ def run_inner(maml, test, steps: int, block_sizes, chunk: int):
             s, q = [], []
             for k in range(steps + 1):
                 s.append(maml.support_objective(theta, phi, inputs).numpy())
-                prediction = maml.forward(phi, inputs["query_x"]).numpy()
+                prediction = maml.call_with_params(phi, inputs["query_x"]).numpy()
                 q.append(((prediction - part.query_y) ** 2).mean(axis=(1, 2)))
                 if k < steps:
                     start = time.perf_counter()

@@ -43,10 +43,11 @@ from l2l.learners import (
     OnlinePrototypeLearner,
     SequenceLearner,
 )
-from l2l.models import MetaModel, _assert_valid, _check_inputs
+from l2l.models import MetaModel, _dtype_name
 from l2l.ops import apply_per_example
 from l2l.serialization import register
 from l2l.tasks.online import INSTANCES_REPORTED, per_instance_accuracy
+from l2l.validation import check_episode_inputs, checked_example_shape, checked_inputs
 
 ONLINE_KINDS = ("mann", "lstm", "attention", "prototypes")
 
@@ -77,17 +78,17 @@ class OnlineClassifier(MetaModel):
         super().__init__(learner, predictor, encoder=encoder, **kwargs)
 
     def call(self, inputs, training=None):
-        _check_inputs(inputs)
-        inputs = _assert_valid(inputs)
+        check_episode_inputs(inputs, "OnlineClassifier")
+        inputs = checked_inputs(inputs, "OnlineClassifier")
         support_x = inputs[SUPPORT_X]
         steps, queries = support_x.shape[1], inputs[QUERY_X].shape[1]
         if None not in (steps, queries) and steps != queries:
             raise invalid_value("query_x", inputs[QUERY_X], f"the support sequence again "
                                 f"({steps} steps): online episodes answer every step")
         if self._input_signature is None:
-            self._input_signature = {k: (tuple(inputs[k].shape[1:]),
-                                         keras.backend.standardize_dtype(inputs[k].dtype))
+            self._input_signature = {k: (tuple(inputs[k].shape[1:]), _dtype_name(inputs[k]))
                                      for k in INPUT_KEYS}
+        support_x = checked_example_shape(self.example_shape, support_x, "this OnlineClassifier")
         if self.encoder is not None:
             support_x = apply_per_example(self.encoder, ops.cast(support_x, "float32"),
                                           training=training)

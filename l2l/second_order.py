@@ -54,6 +54,7 @@ import numpy as np
 import tensorflow as tf
 
 from l2l.errors import InvalidTypeError, InvalidValueError, invalid_value
+from l2l.keras_compat import update_loss_metric
 from l2l.serialization import deserialize_layers, register, serialize_layers
 
 
@@ -253,7 +254,7 @@ class SecondOrderModel(keras.Model):
         y_pred = self.model(x, training=True)  # before the step, as Keras's train_step
         self.optimizer.apply_directions(
             [d[0] for d in unflatten(direction, shapes)], variables)
-        self._loss_tracker.update_state(value[0], sample_weight=tf.shape(y_pred)[0])
+        update_loss_metric(self, value[0], sample_weight=tf.shape(y_pred)[0])
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def get_config(self):

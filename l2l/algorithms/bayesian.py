@@ -50,10 +50,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from l2l.algorithms.base import GradientMetaLearner, _check_inputs
+from l2l.algorithms.base import GradientMetaLearner
 from l2l.algorithms.functional import stack_params
 from l2l.episodes import QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
 from l2l.errors import invalid_value
+from l2l.keras_compat import update_loss_metric
 from l2l.ops import masked_mean
 from l2l.serialization import register
 
@@ -136,7 +137,7 @@ class ABML(GradientMetaLearner):
         """`[B]`: one-draw negative ELBO per example of `(x, y)` under `q = (means, log_stds)`,
         the KL term weighted by `kl_weight`."""
         weights = self._draw(means, log_stds, seed)
-        predictions = self.forward(weights, x, training=False)
+        predictions = self.call_with_params(weights, x, training=False)
         y = ops.reshape(ops.cast(y, predictions.dtype), ops.shape(predictions))
         log_lik = gaussian_log_likelihood(y, predictions, ops.cast(self.log_noise,
                                                                    predictions.dtype))
@@ -153,9 +154,7 @@ class ABML(GradientMetaLearner):
 
         Draws use `seed` (an int: repeatable) or the training seed generator (None).
         """
-        _check_inputs(inputs, type(self).__name__)
-        if not self.built:
-            self._build_for(tuple(inputs[SUPPORT_X].shape[2:]))
+        inputs = self.checked_inputs(inputs)
         steps = (self.inner_steps if training else self.test_steps) if steps is None else steps
         batch = ops.shape(inputs[SUPPORT_X])[0]
         means = stack_params(self.model.trainable_variables, batch)
@@ -177,14 +176,14 @@ class ABML(GradientMetaLearner):
 
     def call(self, inputs, training=None):
         means, _ = self.adapt_posterior(inputs, training=bool(training))
-        return self.forward(means, inputs[QUERY_X], training=training)
+        return self.call_with_params(means, inputs[QUERY_X], training=training)
 
     def sample_functions(self, inputs, samples: int = 20, seed: int = 0) -> np.ndarray:
         """`[samples, B, Q, ...]` query predictions of networks drawn from each episode's
         posterior (no observation noise), the same for the same `seed`."""
         inputs = {k: ops.convert_to_tensor(v) for k, v in inputs.items()}
         means, log_stds = self.adapt_posterior(inputs, seed=seed)
-        return np.stack([ops.convert_to_numpy(self.forward(
+        return np.stack([ops.convert_to_numpy(self.call_with_params(
             self._draw(means, log_stds, seed + 104729 * (s + 1)), inputs[QUERY_X]))
             for s in range(samples)])
 
@@ -197,8 +196,8 @@ class ABML(GradientMetaLearner):
                                                self.seed_generator, self.kl_weight))
         variables = self.trainable_variables
         self.optimizer.apply(tape.gradient(loss, variables), variables)
-        self._loss_tracker.update_state(loss)
-        return {"loss": self._loss_tracker.result()}
+        update_loss_metric(self, loss)
+        return {m.name: m.result() for m in self.metrics}
 
     def get_config(self):
         config = super().get_config()

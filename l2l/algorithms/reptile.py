@@ -32,6 +32,7 @@ from keras import ops
 
 from l2l.algorithms.base import GradientMetaLearner
 from l2l.episodes import QUERY_X
+from l2l.keras_compat import update_loss_metric
 from l2l.serialization import register
 
 
@@ -67,9 +68,7 @@ class Reptile(GradientMetaLearner):
         # gradients); the logged loss is the mean over this replica's episodes.
         loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                  training=True) * replicas
-        for metric in self.metrics:
-            if metric.name == "loss":  # Keras's loss tracker (keras.io, "customizing fit")
-                metric.update_state(loss, sample_weight=ops.shape(y_pred)[0])
+        update_loss_metric(self, loss, sample_weight=ops.shape(y_pred)[0])
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def get_config(self):
