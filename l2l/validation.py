@@ -105,9 +105,9 @@ def checked_example_shape(built_for: tuple | None, x, owner: str, field: str = S
            "(other image sizes or channel counts); give it episodes of the task it was "
            "trained on, or build a new model for these")
     if len(received) != len(built_for) or any(
-            r is not None and r != b for r, b in zip(received, built_for, strict=True)):
+            None not in (r, b) and r != b for r, b in zip(received, built_for, strict=True)):
         raise invalid_value(field, x, expected, fix)
-    if None not in received:
+    if None not in received or None in built_for:  # (built on examples of unknown shape)
         return x
     shape = tf.shape(x)[2:]
     return after([require(tf.reduce_all(shape == tf.constant(built_for, shape.dtype)),

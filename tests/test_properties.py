@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import synthetic_digits
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,8 +31,6 @@ from l2l.tasks import (
     SinusoidTask,
     TwoDigitTask,
 )
-
-from .conftest import synthetic_digits
 
 FAST = settings(deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -85,7 +84,7 @@ def assert_finite(outputs):
 # -- Episode ------------------------------------------------------------------------------------
 
 
-@FAST
+@settings(FAST, max_examples=150)
 @given(episode_fields())
 def test_an_episode_is_valid_or_refused_with_an_l2l_error(fields):
     try:
@@ -126,8 +125,7 @@ TASKS = {
 
 
 @pytest.mark.parametrize("family", sorted(TASKS))
-@FAST
-@settings(max_examples=25)
+@settings(FAST, max_examples=25)
 @given(data=st.data())
 def test_a_task_family_makes_valid_episodes_or_refuses_with_an_l2l_error(family, data):
     try:
@@ -143,29 +141,28 @@ def test_a_task_family_makes_valid_episodes_or_refuses_with_an_l2l_error(family,
 
 @pytest.fixture(scope="module")
 def models():
-    """A tiny classifier, regressor and MAML, each built on `DIM`-vector examples."""
+    """A tiny classifier, regressor and MAML (regression), built on `DIM`-vector examples."""
     classifier = MetaModel(PrototypeHeadGenerator(WAYS), GeneratedDensePredictor(),
                            encoder=keras.layers.Dense(4))
     regressor = MetaModel(PooledLearner(code_dim=4, units=(4,)),
                           ConditionedPredictor(units=(4,)))
-    maml = MAML(keras.Sequential([keras.Input((DIM,)), keras.layers.Dense(WAYS)]),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                inner_steps=1)
+    maml = MAML(keras.Sequential([keras.Input((DIM,)), keras.layers.Dense(1)]), inner_steps=1)
     good = {"support_x": np.zeros((1, 2, DIM), "float32"),
             "support_y": np.array([[0, 1]], "int32"), "support_mask": np.ones((1, 2), "float32"),
             "query_x": np.zeros((1, 1, DIM), "float32")}
-    for model in (classifier, maml):
-        model(good)
+    classifier(good)
     regressor({**good, "support_y": good["support_y"].astype("float32")})
+    maml({**good, "support_y": good["support_y"][..., None].astype("float32")})
     return {"classifier": classifier, "regressor": regressor, "maml": maml}
 
 
 @pytest.mark.parametrize("kind", ["classifier", "regressor", "maml"])
-@FAST
-@settings(max_examples=40)
+@settings(FAST, max_examples=40)
 @given(fields=episode_fields())
 def test_a_model_call_gives_sound_outputs_or_an_l2l_error(models, kind, fields):
     inputs = {k: v for k, v in fields.items() if k != "query_y"}
+    if kind == "maml":  # one regression target per example, [B, S, 1]
+        inputs["support_y"] = inputs["support_y"][..., None]
     try:
         outputs = np.asarray(models[kind](inputs))
     except L2LError:
@@ -202,8 +199,7 @@ def fit_data(draw):
     return x, y
 
 
-@FAST
-@settings(max_examples=25)
+@settings(FAST, max_examples=25)
 @given(data=fit_data())
 def test_fit_on_any_targets_trains_or_raises_an_l2l_error(models, data):
     """`fit`'s traced step (targets included): finite loss or an l2l error, never a raw one."""

@@ -93,19 +93,26 @@ def random_subsets(keys: np.ndarray, n: int) -> np.ndarray:
 
 def check_shots(shots: int | tuple[int, int]) -> tuple[int, int]:
     """`shots` as `(min, max)`: an int `k` is `(k, k)`; a ragged range needs 1 <= min <= max."""
-    low, high = (shots, shots) if np.isscalar(shots) else tuple(shots)
-    if not 1 <= low <= high:
+    def whole(k) -> bool:
+        return isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+
+    pair = (shots, shots) if whole(shots) else tuple(shots) if isinstance(
+        shots, (tuple, list)) else None
+    if pair is None or len(pair) != 2 or not all(map(whole, pair)) or not 1 <= pair[0] <= pair[1]:
         raise InvalidValueError(f"shots must be >= 1 (or a (min, max) range with 1 <= min <= max), "
-                         f"got {shots!r}.")
-    return int(low), int(high)
+                                f"got {shots!r}.")
+    return int(pair[0]), int(pair[1])
 
 
 def check_range(name: str, bounds: tuple[float, float]) -> tuple[float, float]:
     """`bounds` as a float `(low, high)` with `low <= high`, or an error naming `name`."""
-    low, high = (float(b) for b in bounds)
-    if not low <= high:
+    try:
+        low, high = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        low = high = float("nan")
+    if not (np.isfinite(low) and np.isfinite(high) and low <= high):
         raise InvalidValueError(
-            f"{name} must be a (low, high) range with low <= high, got {bounds!r}.")
+            f"{name} must be a finite (low, high) range with low <= high, got {bounds!r}.")
     return low, high
 
 

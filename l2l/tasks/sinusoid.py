@@ -52,7 +52,7 @@ class SinusoidTask(TaskDistribution):
         self.amplitude = check_range("amplitude", amplitude)
         self.phase = check_range("phase", phase)
         self.x_range = check_range("x_range", x_range)
-        if noise < 0:
+        if not noise >= 0:
             raise InvalidValueError(f"noise must be >= 0, got {noise}.")
         self.noise = noise
 
