@@ -64,6 +64,8 @@ def runs(tmp_path_factory) -> dict:
     for name in ("mirrored", "single", "worker0", "worker1"):
         with np.load(out / f"{name}.npz") as f:
             results[name] = {k: f[k] for k in f.files}
+    for name in ("mirrored", "worker0", "worker1"):
+        results[f"{name}-writes"] = json.loads((out / f"{name}-writes.json").read_text())
     results["folder"] = out
     return results
 
@@ -98,6 +100,15 @@ def test_checkpoints_under_strategies_are_written_once_by_the_chief(runs):
         state = json.loads((folder / "checkpoint.json").read_text())
         assert (state["epoch"], state["step"]) == (3, 15)
         assert sorted(p.name for p in folder.glob("*.h5")) == ["epoch-0003.weights.h5"]
+    # What each process itself wrote (its audited file-system changes): the chief wrote every
+    # epoch's weights and state into the shared folder; the other worker wrote nothing there.
+    assert runs["worker1-writes"] == []
+    chief = {path for _, path in runs["worker0-writes"]}
+    for folder, writes in (("ckpt-workers", chief),
+                           ("ckpt-mirrored", {p for _, p in runs["mirrored-writes"]})):
+        for epoch in (1, 2, 3):
+            assert f"{folder}/epoch-{epoch:04d}.weights.h5" in writes, sorted(writes)
+        assert f"{folder}/checkpoint.json" in writes
 
 
 def test_the_chief_is_the_chief_task_or_else_worker_zero():
