@@ -17,11 +17,16 @@ TensorFlow starts, hence a fresh process), then trains under `MirroredStrategy` 
 after that batch, for a test to kill the process there.
 
 The tests start these processes with `start_runs` and `start_workers` below.
+
+Every process also writes OUT_DIR/<run>-writes.json: each file-system change it made
+under OUT_DIR/ckpt-* (Python's audit events for opening a file to write, renaming, removing,
+making a folder, plus HDF5 files opened to write), so a test can tell which worker wrote what.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -42,6 +47,41 @@ BATCH, STEPS, EPOCHS = 16, 5, 3
 ALGORITHM_BATCH, ALGORITHM_STEPS = 8, 3
 INNER_LEARNING_RATE, OUTER_LEARNING_RATE = 0.02, 0.05
 TIMEOUT = 900  # seconds; generous: the CI machine may be shared
+WRITES: list[list[str]] = []
+"""[event, path relative to OUT_DIR] of every change this process made under OUT_DIR/ckpt-*."""
+
+
+def record_writes(out_dir: str) -> None:
+    """Log this process's writes under `out_dir`'s checkpoint folders into `WRITES`."""
+    root = os.path.realpath(out_dir)
+
+    def note(event: str, path) -> None:
+        if isinstance(path, (str, bytes, os.PathLike)) and not isinstance(path, int):
+            relative = os.path.relpath(os.path.realpath(os.fsdecode(path)), root)
+            if relative.startswith("ckpt-"):
+                WRITES.append([event, relative])
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "open" and args[0] is not None:
+            path, mode, flags = args
+            writes = any(c in (mode or "") for c in "wax+") if mode else bool(
+                (flags or 0) & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+            if writes:
+                note("open", path)
+        elif event in ("os.rename", "os.remove", "os.rmdir", "os.mkdir", "shutil.rmtree"):
+            note(event, args[1] if event == "os.rename" else args[0])
+
+    sys.addaudithook(hook)
+    import h5py  # Keras writes weights through HDF5's C library, which Python does not audit
+
+    opened = h5py.File.__init__
+
+    def init(self, name, mode="r", *args, **kwargs):
+        if mode != "r":
+            note("h5py", name)
+        opened(self, name, mode, *args, **kwargs)
+
+    h5py.File.__init__ = init
 
 
 # Every gradient-based algorithm: class name in l2l.algorithms and its options. A new
@@ -155,6 +195,7 @@ def main(argv: list[str]) -> None:
     args = p.parse_args(argv)
     stall_at = tuple(map(int, args.stall_at.split(":"))) if args.stall_at else None
     algorithms = () if args.metamodel_only else ALGORITHMS
+    record_writes(args.out_dir)
     if args.mode == "mirrored":
         devices = logical_cpu_devices(2)  # first, before TensorFlow initialises
         import tensorflow as tf
@@ -176,6 +217,9 @@ def main(argv: list[str]) -> None:
               stall_at=stall_at)
         for algorithm in algorithms:
             train_algorithm(algorithm, strategy, args.out_dir, f"{args.name}{index}")
+    name = "mirrored" if args.mode == "mirrored" else f"{args.name}{index}"
+    with open(os.path.join(args.out_dir, f"{name}-writes.json"), "w") as f:
+        json.dump(WRITES, f)
 
 
 # -- starting runs (used by the tests) ----------------------------------------------------

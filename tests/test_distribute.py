@@ -40,6 +40,8 @@ def runs(tmp_path_factory) -> dict:
     results = {name: _load(out / f"{name}.npz") for name in RUNS}
     results["algorithms"] = {a: {name: _load(out / f"{a}-{name}.npz") for name in RUNS}
                              for a in ALGORITHMS}
+    for name in ("mirrored", "worker0", "worker1"):
+        results[f"{name}-writes"] = json.loads((out / f"{name}-writes.json").read_text())
     results["folder"] = out
     return results
 
@@ -87,6 +89,15 @@ def test_checkpoints_under_strategies_are_written_once_by_the_chief(runs):
         state = json.loads((folder / "checkpoint.json").read_text())
         assert (state["epoch"], state["step"]) == (3, 15)
         assert sorted(p.name for p in folder.glob("*.h5")) == ["epoch-0003.weights.h5"]
+    # What each process itself wrote (its audited file-system changes): the chief wrote every
+    # epoch's weights and state into the shared folder; the other worker wrote nothing there.
+    assert runs["worker1-writes"] == []
+    chief = {path for _, path in runs["worker0-writes"]}
+    for folder, writes in (("ckpt-workers", chief),
+                           ("ckpt-mirrored", {p for _, p in runs["mirrored-writes"]})):
+        for epoch in (1, 2, 3):
+            assert f"{folder}/epoch-{epoch:04d}.weights.h5" in writes, sorted(writes)
+        assert f"{folder}/checkpoint.json" in writes
 
 
 def config(kind, index, chief=False):
