@@ -80,7 +80,9 @@ def load_model(path: str | os.PathLike, **kwargs) -> keras.Model:
     import l2l.learners  # noqa: F401
     import l2l.models  # noqa: F401
     import l2l.networks  # noqa: F401
+    import l2l.online  # noqa: F401
     import l2l.predictors  # noqa: F401
+    import l2l.second_order  # noqa: F401
     import l2l.testing  # noqa: F401  (OutputProbe, in models check_learner saved)
 
     unknown = _unknown_classes(config, kwargs.get("custom_objects") or {})
