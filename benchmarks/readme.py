@@ -41,7 +41,7 @@ def scored_over(result: dict) -> str:
                 f"{first.get('scored_on', 'held-out data')}: not over episodes")
     elif first["metric"] in TIMINGS:
         over = "repeated measurements of this machine (± over repeats; medians without ±)"
-    elif "scored_on" in first:
+    elif "scored_on" in first and "-seed" not in first["scored_on"]:  # not a stored set name
         over = f"the same {first['scored_on']} for every method (± over them)"
     else:
         over = ("the same stored evaluation episodes for every method (`l2l.episode_store`; ± "

@@ -24,7 +24,9 @@ def test_quick_example_trains_evaluates_and_saves(mnist_dir, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "numbers never seen in training: accuracy" in done.stdout
     results = json.loads((out / "results.json").read_text())
-    assert results["test_episodes"] == 200 and 0.5 <= results["accuracy"] <= 1.0
+    # Test episodes are half "same": answering one way scores 0.5. README reports about 91%
+    # for this run (fixed steps and seed); 0.8 leaves room for platform noise.
+    assert results["test_episodes"] == 200 and 0.8 <= results["accuracy"] <= 1.0, results
     assert results["episodes_trained"] == 4 * 50 * 32 and results["peak_rss_mb"] < 2048
     for name in ("episodes.png", "learning_curve.png"):
         assert (out / name).stat().st_size > 0
