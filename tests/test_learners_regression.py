@@ -141,5 +141,5 @@ def test_saved_model_loads_and_predicts_identically(kind, trained, tmp_path):
 
 
 def test_unknown_kind_is_named():
-    with pytest.raises(ValueError, match="choose one of"):
+    with pytest.raises(ValueError, match="`kind`: expected one of"):
         regression_model("protonet")
