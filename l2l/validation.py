@@ -243,6 +243,8 @@ def checked_labels(labels, ways: int, field: str, owner: str = "the model"):
     logits). A label of `ways` or more asks the model for more classes than it has.
     """
     labels = tf.convert_to_tensor(labels)
+    if labels.dtype == tf.bool:  # False/True: classes 0 and 1
+        labels = tf.cast(labels, "int32")
     low, high = tf.reduce_min(labels), tf.reduce_max(labels)
     start = (f"Received an invalid value for `{field}`: expected class labels in "
              f"0..{ways - 1}, since {owner} was built for ways={ways} classes per episode. "

@@ -132,7 +132,7 @@ def test_class_learners_need_embeddings(data):
 
 
 def test_unknown_kind_and_bad_ways_are_named():
-    with pytest.raises(ValueError, match="choose one of"):
+    with pytest.raises(ValueError, match="`kind`: expected one of"):
         classification_model("maml", ways=5)
     with pytest.raises(ValueError, match="`ways`: expected an integer >= 2"):
         classification_model("protonet", ways=1)

@@ -118,5 +118,5 @@ def test_sequence_learner_needs_vector_examples():
 
 
 def test_unknown_kind_is_named():
-    with pytest.raises(ValueError, match="choose one of"):
+    with pytest.raises(ValueError, match="`kind`: expected one of"):
         regression_model("protonet")

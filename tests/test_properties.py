@@ -84,7 +84,7 @@ def assert_finite(outputs):
 # -- Episode ------------------------------------------------------------------------------------
 
 
-@settings(FAST, max_examples=150)
+@settings(FAST, max_examples=100)
 @given(episode_fields())
 def test_an_episode_is_valid_or_refused_with_an_l2l_error(fields):
     try:
@@ -157,7 +157,7 @@ def models():
 
 
 @pytest.mark.parametrize("kind", ["classifier", "regressor", "maml"])
-@settings(FAST, max_examples=40)
+@settings(FAST, max_examples=30)
 @given(fields=episode_fields())
 def test_a_model_call_gives_sound_outputs_or_an_l2l_error(models, kind, fields):
     inputs = {k: v for k, v in fields.items() if k != "query_y"}
@@ -199,7 +199,7 @@ def fit_data(draw):
     return x, y
 
 
-@settings(FAST, max_examples=25)
+@settings(FAST, max_examples=15)
 @given(data=fit_data())
 def test_fit_on_any_targets_trains_or_raises_an_l2l_error(models, data):
     """`fit`'s traced step (targets included): finite loss or an l2l error, never a raw one."""

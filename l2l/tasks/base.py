@@ -112,7 +112,8 @@ def check_range(name: str, bounds: tuple[float, float]) -> tuple[float, float]:
         low = high = float("nan")
     if not (np.isfinite(low) and np.isfinite(high) and low <= high):
         raise InvalidValueError(
-            f"{name} must be a finite (low, high) range with low <= high, got {bounds!r}.")
+            f"{name} must be a (low, high) range of finite numbers with low <= high, got "
+            f"{bounds!r}.")
     return low, high
 
 
