@@ -32,7 +32,8 @@ PICTURE_TASKS = ((3.0, 0.5), (1.5, 2.0), (4.0, 1.2))
 """(amplitude, phase) of the task drawn for each shot count in the picture."""
 
 
-def _train(name: str, minutes: float, seed: int, batch: int, steps: int):
+def _train(name: str, minutes: float, seed: int, batch: int, steps: int,
+           abml_inner_learning_rate: float = 0.01):
     import keras
 
     from benchmarks.sinusoid import network
@@ -42,7 +43,8 @@ def _train(name: str, minutes: float, seed: int, batch: int, steps: int):
     if name == "maml":
         model = MAML(network(seed), inner_steps=1, inner_learning_rate=0.01)
     else:
-        model = ABML(network(seed), inner_steps=1, inner_learning_rate=0.01, seed=seed)
+        model = ABML(network(seed), inner_steps=1, inner_learning_rate=abml_inner_learning_rate,
+                     seed=seed)
     model.compile(keras.optimizers.Adam(1e-3))
     out = train_and_evaluate(model, SinusoidTask(shots=(1, 10), queries=10).dataset(
         batch, seed=seed), None, minutes=minutes, steps_per_epoch=steps, metric="mse",
@@ -62,7 +64,7 @@ def _predictive(name, model, episodes, samples: int, noise: float | None, chunk:
 def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5),
         minutes_per_method: float | None = None, test_episodes: int | None = None,
         calibration_episodes: int | None = None, samples: int | None = None,
-        meta_batch_size: int | None = None) -> dict:
+        meta_batch_size: int | None = None, abml_inner_learning_rate: float = 0.01) -> dict:
     """Train MAML and ABML, score predictive likelihood and coverage at each shot count."""
     import keras
 
@@ -83,7 +85,8 @@ def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5
     for name in ("maml", "abml"):
         keras.utils.set_random_seed(seed)
         with PeakRSS() as memory:
-            model, out = _train(name, minutes, seed, batch, 5 if quick else 50)
+            model, out = _train(name, minutes, seed, batch, 5 if quick else 50,
+                                abml_inner_learning_rate)
             for k in shots:
                 noise = None
                 if name == "maml":
@@ -111,7 +114,9 @@ def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5
     settings = {"shots": shots, "minutes_per_method": minutes, "test_episodes": n_test,
                 "calibration_episodes": n_cal, "samples": samples, "meta_batch_size": batch,
                 "train_shots": [1, 10], "network": "1-40-40-1 ReLU",
-                "inner": "1 step of 0.01 (ABML: on the posterior's means and log-stds)",
+                "inner": "1 step of 0.01 (ABML: of abml_inner_learning_rate, on the "
+                         "posterior's means and log-stds)",
+                "abml_inner_learning_rate": abml_inner_learning_rate,
                 "maml_noise_std_by_shots": noise_levels, "grid": grid.round(3).tolist(),
                 "picture": pictures}
     return {"rows": rows, "settings": settings, "notes": _notes(rows)}
