@@ -35,7 +35,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SKIP_FILES = {
-    # Needs several processes with TF_CONFIG (multi-worker): run by helper i18's scale-out
+    # Needs several processes with TF_CONFIG (multi-worker): run by tests/test_scaling_docs.py
     # tests of docs/scaling.md.
     "docs/scaling.md": "run under TF_CONFIG workers by the scale-out tests",
 }
