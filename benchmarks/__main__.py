@@ -33,6 +33,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--episode-dir", default=None,
                      help="folder of the stored evaluation episodes (default "
                           "$L2L_EPISODE_DIR, else benchmarks/episodes/)")
+    run.add_argument("--tensorboard", default=None, metavar="DIR",
+                     help="log every training run to TensorBoard under DIR/<name>/<cell>/ "
+                          "(scalars, and evaluation episodes as images); open with "
+                          "`tensorboard --logdir DIR`. Drawing the images counts in the "
+                          "training budgets, so leave it off for timed results")
     run.add_argument("--regenerate-episodes", action="store_true",
                      help="replace stored evaluation sets that are stale or corrupt instead of "
                           "stopping with an error")
@@ -104,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         path, result = runner.run_benchmark(
             name, quick=args.quick, seed=args.seed, options=options[name], output=args.output,
             command=command, episode_dir=args.episode_dir,
-            regenerate_episodes=args.regenerate_episodes, tag=args.tag)
+            regenerate_episodes=args.regenerate_episodes, tag=args.tag, progress=True,
+            tensorboard=args.tensorboard)
         print(f"  {len(result['rows'])} rows in {result['duration_seconds']:.0f} s -> {path}"
               + (f", {result['plot']}" if result["plot"] else ""), flush=True)
     return 0

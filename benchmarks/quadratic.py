@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks.common import PeakRSS, row, stored_episodes, train_and_evaluate
+from benchmarks.common import PeakRSS, progress, row, stored_episodes, train_and_evaluate
 
 
 def _preset(kind: str) -> Callable:
@@ -102,7 +102,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
 
     for k in ks:
         add("least-squares", k, least_squares_mse(task, test, k))
+    progress.plan(len(methods))
     for name in methods:
+        progress.cell(name)
         keras.utils.set_random_seed(seed)
         with PeakRSS() as memory:
             model = METHODS[name](width=width, depth=depth)

@@ -17,6 +17,7 @@ one: `run_benchmark("two_digit", tag="flagship", options=...)` writes
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import importlib
 import inspect
@@ -33,7 +34,7 @@ from pathlib import Path
 from types import ModuleType
 
 from benchmarks import schema
-from benchmarks.common import episode_store
+from benchmarks.common import cell_progress, episode_store, tensorboard_logs
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -124,9 +125,15 @@ def parse_option(kind, text: str):
 def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict | None = None,
                   output: str | os.PathLike | None = None, command: str | None = None,
                   episode_dir: str | os.PathLike | None = None,
-                  regenerate_episodes: bool = False,
-                  tag: str | None = None) -> tuple[Path, dict]:
-    """Run benchmark `name` and write its result; returns `(json path, result)`."""
+                  regenerate_episodes: bool = False, tag: str | None = None,
+                  progress: bool = False,
+                  tensorboard: str | os.PathLike | None = None) -> tuple[Path, dict]:
+    """Run benchmark `name` and write its result; returns `(json path, result)`.
+
+    `progress` shows the cells run on stderr (`benchmarks.common.cell_progress`);
+    `tensorboard` is a folder for TensorBoard logs, one subfolder per cell trained
+    (`benchmarks.common.tensorboard_logs`).
+    """
     module = load(name)
     stem = result_stem(name, tag)
     options = dict(options or {})
@@ -138,7 +145,12 @@ def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict |
     results_dir, images_dir = _output_dirs(quick, output)
     code = _commit()  # the code that runs, before anything can change
     start_load, start, date = os.getloadavg(), time.perf_counter(), _utc_now()
-    with episode_store(episode_dir, regenerate_episodes):
+    with contextlib.ExitStack() as scope:
+        scope.enter_context(episode_store(episode_dir, regenerate_episodes))
+        if progress:
+            scope.enter_context(cell_progress(stem))
+        if tensorboard is not None:
+            scope.enter_context(tensorboard_logs(Path(tensorboard) / stem))
         produced = module.run(quick=quick, seed=seed, **options)
     if not isinstance(produced, dict) or "rows" not in produced:
         raise TypeError(f"benchmarks/{name}.py: run() must return a dict with 'rows' (and "

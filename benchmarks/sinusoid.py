@@ -42,7 +42,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks.common import PeakRSS, row, stored_episodes, train_and_evaluate
+from benchmarks.common import PeakRSS, progress, row, stored_episodes, train_and_evaluate
 
 MAML_MSE = {5: 1.13, 10: 0.77}
 """MAML's published figures on this protocol (Finn et al., 2017), by shots."""
@@ -166,7 +166,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
             for k, t in tests.items()}
     train = SinusoidTask(shots=(1, max_shots), queries=train_queries)
     rows, notes = [], []
+    progress.plan(len(methods))
     for name in methods:
+        progress.cell(name)
         method = METHODS[name]
         keras.utils.set_random_seed(seed)
         if method.family == "peer":

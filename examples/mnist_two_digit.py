@@ -8,6 +8,7 @@ number is learned in one forward pass.
     python examples/mnist_two_digit.py --learner weights --shots 5
     python examples/mnist_two_digit.py --quick              # about a minute, for a smoke test
     python examples/mnist_two_digit.py --resume             # continue an interrupted run
+    python examples/mnist_two_digit.py --tensorboard runs/tb  # then: tensorboard --logdir runs/tb
 
 It prints the held-out accuracy with its 95% confidence interval, and writes to --output-dir
 the trained model (`model.keras`), `results.json`, and the figures `episodes.png` and
@@ -31,6 +32,7 @@ from l2l.datasets import load_mnist
 from l2l.evaluation import evaluate
 from l2l.presets import TWO_DIGIT_KINDS, two_digit_model
 from l2l.tasks import PROTOCOLS, SPLIT_SEED, TwoDigitTask
+from l2l.tensorboard import tensorboard_callbacks
 from l2l.training import TimeBudget, generation_rate, peak_rss_mb
 from l2l.viz import plot_episodes, plot_learning_curve, save
 
@@ -60,6 +62,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="continue from the checkpoint in --checkpoint-dir, if there is one")
     p.add_argument("--quick", action="store_true",
                    help="short run (4 epochs of 50 steps, about a minute) that already learns")
+    p.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="log loss, accuracy and a few validation episodes with the model's "
+                        "answers to TensorBoard in DIR (open: tensorboard --logdir DIR)")
     p.add_argument("--verbose", type=int, default=1, help="Keras fit verbosity (1: progress bar)")
     args = p.parse_args(argv)
     if args.quick:
@@ -95,7 +100,9 @@ def run(args: argparse.Namespace) -> dict:
         steps_per_epoch=args.steps_per_epoch,
         epochs=args.epochs,
         validation_data=validation.as_fit_data(),
-        callbacks=[budget, backup, keras.callbacks.TerminateOnNaN(raise_error=True)],
+        callbacks=[budget, backup, keras.callbacks.TerminateOnNaN(raise_error=True),
+                   *(tensorboard_callbacks(args.tensorboard, validation)
+                     if args.tensorboard else [])],
         shuffle=False,
         verbose=args.verbose,
     )

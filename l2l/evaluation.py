@@ -97,11 +97,39 @@ def per_episode_mse(predictions: np.ndarray, query_y: np.ndarray) -> np.ndarray:
 METRICS = {"accuracy": per_episode_accuracy, "mse": per_episode_mse}
 
 
-def evaluate(model, episodes: Episode, metric: str = "accuracy", batch_size: int = 250) -> Score:
-    """Score `model` on every episode of `episodes` with `metric` ("accuracy" or "mse")."""
+def evaluate(model, episodes: Episode, metric: str = "accuracy", batch_size: int = 250,
+             progress: bool = False) -> Score:
+    """Score `model` on every episode of `episodes` with `metric` ("accuracy" or "mse").
+
+    With `progress=True`, an `l2l.progress.Progress` on stderr follows the episodes scored:
+    a live bar on a terminal, one line per batch of `batch_size` episodes elsewhere.
+    """
     if metric not in METRICS:
         raise ValueError(f"Unknown metric {metric!r}; choose one of {sorted(METRICS)}.")
-    predictions = model.predict(episodes.inputs(), batch_size=batch_size, verbose=0)
+    callbacks = [_progress_callback(episodes.batch_size, batch_size)] if progress else []
+    predictions = model.predict(episodes.inputs(), batch_size=batch_size, verbose=0,
+                                callbacks=callbacks)
+    for callback in callbacks:
+        callback.progress.close()
     scores = METRICS[metric](predictions, episodes.query_y)
     mean, ci = mean_ci95(scores)
     return Score(metric, mean, ci, len(scores))
+
+
+
+def _progress_callback(episodes: int, batch_size: int):
+    """A `predict` callback advancing an `l2l.progress.Progress` over `episodes` episodes."""
+    import keras
+
+    from l2l.progress import Progress
+
+    class ProgressCallback(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.progress = Progress(episodes, "evaluate", unit="episodes")
+
+        def on_predict_batch_end(self, batch, logs=None):
+            done = min((batch + 1) * batch_size, episodes)
+            self.progress.advance(done - self.progress.done)
+
+    return ProgressCallback()
