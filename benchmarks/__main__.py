@@ -1,4 +1,4 @@
-"""Command line of the benchmark suite: `python -m benchmarks {list,run,readme}`."""
+"""Command line of the benchmark suite: `python -m benchmarks {list,run,plot,readme}`."""
 
 from __future__ import annotations
 
@@ -46,7 +46,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                 "change to a module's plot function), without running anything")
     plot.add_argument("names", nargs="*", metavar="NAME", help="benchmark names (default: all)")
     plot.add_argument("--results", default=str(runner.RESULTS_DIR))
-    readme = commands.add_parser("readme", help="regenerate README's Results section")
+    readme = commands.add_parser("readme", help="regenerate docs/results.md from the stored "
+                                 "JSON, and README's headline table if it has the markers")
+    readme.add_argument("--page", default=str(runner.ROOT / "docs" / "results.md"),
+                        help="the results page to write")
     readme.add_argument("--readme", default=str(runner.ROOT / "README.md"))
     readme.add_argument("--results", default=str(runner.RESULTS_DIR))
     return parser.parse_args(argv)
@@ -96,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "readme":
         from benchmarks import readme
 
-        print(f"Updated {readme.update_readme(args.readme, args.results)}")
+        print(f"Wrote {readme.write_results_page(args.page, args.results)}")
+        if readme.update_readme(args.readme, args.results, args.page):
+            print(f"Updated the headline table of {args.readme}")
         return 0
     names = runner.available() if args.names == ["all"] else list(dict.fromkeys(args.names))
     for name in names:

@@ -24,7 +24,6 @@ scoring at every k, about 11 minutes. Not done: several seeds, longer training, 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -46,11 +45,7 @@ METHODS: dict[str, Callable] = {k: _preset(k) for k in ("sequence", "pooled", "a
 
 def first_k(episodes, k: int):
     """`episodes` with only the first `k` support examples (the rest masked and zeroed)."""
-    mask = episodes.support_mask.copy()
-    mask[:, k:] = 0.0
-    return dataclasses.replace(episodes, support_x=episodes.support_x * mask[..., None],
-                               support_y=episodes.support_y * mask[..., None],
-                               support_mask=mask)
+    return episodes.first_support(k)
 
 
 def least_squares_mse(task, episodes, k: int) -> np.ndarray:

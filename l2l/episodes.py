@@ -91,6 +91,23 @@ class Episode:
             index = slice(index, index + 1)
         return Episode(**{f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)})
 
+    def first_support(self, k: int) -> Episode:
+        """The same episodes seeing only their first `k` support examples (the others masked
+        and zeroed): one set of tasks scored at several shot counts.
+
+        >>> ep = Episode(np.ones((2, 5, 1), "float32"), np.ones((2, 5, 1), "float32"),
+        ...              np.ones((2, 3, 1), "float32"), np.ones((2, 3, 1), "float32"))
+        >>> ep.first_support(2).support_mask.tolist()[0], ep.first_support(2).support_x[0, 2, 0]
+        ([1.0, 1.0, 0.0, 0.0, 0.0], 0.0)
+        """
+        mask = self.support_mask.copy()
+        mask[:, k:] = 0.0
+        pad = mask.reshape(mask.shape + (1,) * (self.support_x.ndim - 2))
+        pad_y = mask.reshape(mask.shape + (1,) * (self.support_y.ndim - 2))
+        return dataclasses.replace(self, support_x=(self.support_x * pad).astype(
+            self.support_x.dtype), support_y=(self.support_y * pad_y).astype(
+            self.support_y.dtype), support_mask=mask)
+
     @staticmethod
     def concatenate(episodes: list[Episode]) -> Episode:
         """Join episode batches along the batch axis."""

@@ -1,4 +1,7 @@
-"""Pictures: an episode grid and a learning curve, drawn with matplotlib (Agg, no display).
+"""Pictures: an episode grid and a learning curve, drawn with matplotlib.
+
+Scripts draw with the Agg backend (no display needed); in a notebook, the inline backend is
+kept, so the figures these functions return are drawn in the notebook.
 
 Example:
 
@@ -15,7 +18,8 @@ import os
 
 import matplotlib
 
-matplotlib.use("Agg")
+if "inline" not in matplotlib.get_backend():  # keep a notebook's inline backend
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
