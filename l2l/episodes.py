@@ -62,14 +62,17 @@ class Episode:
 
     @property
     def batch_size(self) -> int:
+        """`B`, the number of episodes."""
         return int(self.support_x.shape[0])
 
     @property
     def support_size(self) -> int:
+        """`S`, support slots per episode (padding included)."""
         return int(self.support_x.shape[1])
 
     @property
     def query_size(self) -> int:
+        """`Q`, queries per episode."""
         return int(self.query_x.shape[1])
 
     def inputs(self) -> dict[str, np.ndarray]:
@@ -97,8 +100,9 @@ class Episode:
 
         >>> ep = Episode(np.ones((2, 5, 1), "float32"), np.ones((2, 5, 1), "float32"),
         ...              np.ones((2, 3, 1), "float32"), np.ones((2, 3, 1), "float32"))
-        >>> ep.first_support(2).support_mask.tolist()[0], ep.first_support(2).support_x[0, 2, 0]
-        ([1.0, 1.0, 0.0, 0.0, 0.0], 0.0)
+        >>> two = ep.first_support(2)
+        >>> two.support_mask[0].tolist(), two.support_x[0, :, 0].tolist()
+        ([1.0, 1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0, 0.0])
         """
         mask = self.support_mask.copy()
         mask[:, k:] = 0.0

@@ -130,6 +130,7 @@ class Progress:
 
     @property
     def elapsed(self) -> float:
+        """Seconds since the run started."""
         return self.clock() - self._began
 
     def eta(self, now: float) -> float | None:
