@@ -257,7 +257,7 @@ def _output_dirs(quick: bool, output) -> tuple[Path, Path]:
     output = Path(output).resolve()
     if quick and output in (RESULTS_DIR.resolve(), IMAGES_DIR.resolve()):
         raise ValueError(f"A quick run may not write to {output}: that folder holds the full "
-                         "results the README reports. Pick another --output.")
+                         "results docs/results.md reports. Pick another --output.")
     return output, output
 
 
