@@ -39,7 +39,7 @@ import types
 
 import numpy as np
 
-from benchmarks.common import row
+from benchmarks.common import progress, row
 from l2l.evaluation import mean_ci95
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,8 +65,10 @@ def run(quick: bool = False, seed: int = 0, *, steps: int | None = None,
         common += ["--data-dir", data_dir]
 
     measured = []
+    progress.plan(len(jit_compile) * len(policies) + 1 + int(example))
     for jit in jit_compile:
         for policy in policies:
+            progress.cell(f"jit_compile={jit}, {policy}")
             result, rss = _worker(["step", str(int(jit)), policy, *common])
             measured.append((result, rss))
     base = next((s["step_seconds"] for s, _ in measured
@@ -85,6 +87,7 @@ def run(quick: bool = False, seed: int = 0, *, steps: int | None = None,
             memory=_process_peak(rss), **{k: v for k, v in s.items()
                                           if k not in ("jit_compile", "policy", "step_seconds")}))
 
+    progress.cell("generation/training")
     throughput, rss = _worker(["throughput", *common])
     rows.append(row("generation/training", "ratio", throughput["generated_over_trained"],
                     episodes=BATCH * steps * epochs, settings={}, seed=seed,
@@ -92,6 +95,7 @@ def run(quick: bool = False, seed: int = 0, *, steps: int | None = None,
 
     example_result = None
     if example:
+        progress.cell("example --quick")
         example_result = measure_example_rss(data_dir)
         rows.append(row("example --quick", "peak_rss_mb", example_result["example_peak_rss_mb"],
                         settings={}, seed=seed,
