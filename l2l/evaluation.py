@@ -106,15 +106,15 @@ def evaluate(model, episodes: Episode, metric: str = "accuracy", batch_size: int
     """
     if metric not in METRICS:
         raise ValueError(f"Unknown metric {metric!r}; choose one of {sorted(METRICS)}.")
-    callbacks = [_progress_callback(episodes.batch_size, batch_size)] if progress else []
-    predictions = model.predict(episodes.inputs(), batch_size=batch_size, verbose=0,
-                                callbacks=callbacks)
-    for callback in callbacks:
+    # Only with progress: any object with Keras's predict(inputs, batch_size, verbose) scores.
+    shown = {"callbacks": [_progress_callback(episodes.batch_size, batch_size)]} \
+        if progress else {}
+    predictions = model.predict(episodes.inputs(), batch_size=batch_size, verbose=0, **shown)
+    for callback in shown.get("callbacks", []):
         callback.progress.close()
     scores = METRICS[metric](predictions, episodes.query_y)
     mean, ci = mean_ci95(scores)
     return Score(metric, mean, ci, len(scores))
-
 
 
 def _progress_callback(episodes: int, batch_size: int):
