@@ -250,7 +250,10 @@ def test_quick_sinusoid_scores_each_shot_count_on_stored_episodes(tmp_path):
     assert result["settings"]["train_shots"] == [1, 10]
     assert stored == ["sinusoid-10shot-q50-test-n20-seed0.h5",
                       "sinusoid-5shot-q50-test-n20-seed0.h5"]
-    assert any("MAML's published 1.13" in n for n in result["notes"])
+    from benchmarks.sinusoid import published_verdict, summarize
+
+    verdicts = " / ".join(published_verdict(r, r["maml_mse"]) for r in rows)
+    assert f"| MAML: {verdicts} |" in summarize(result)  # one column, not a note per row
     with pytest.raises(ValueError, match="Unknown method.*choose from"):
         runner.run_benchmark("sinusoid", quick=True, options={"methods": ("mamll",)},
                              output=tmp_path)
