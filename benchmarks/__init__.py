@@ -5,12 +5,13 @@
     python -m benchmarks run throughput --quick              # seconds: runs/benchmarks-quick/
     python -m benchmarks run two_digit -o protocols=strict -o shots=1   # options: see `list`
     python -m benchmarks run two_digit --tag flagship -o minutes_per_cell=14  # a 2nd full run
+    python -m benchmarks run two_digit --tensorboard runs/tb  # tensorboard --logdir runs/tb
     python -m benchmarks plot two_digit                      # redraw pictures from the JSON
-    python -m benchmarks readme                              # README's Results section
+    python -m benchmarks readme                              # docs/results.md
 
 Adding a benchmark is adding one module `benchmarks/<name>.py`:
 
-    '''One line saying what is measured (shown by `list` and in the README).
+    '''One line saying what is measured (shown by `list` and on the results page).
 
     What the rows are, the default grid and why it fits ~15 minutes on 2 CPU cores.
     '''
@@ -32,8 +33,14 @@ Adding a benchmark is adding one module `benchmarks/<name>.py`:
     def plot(result: dict):             # optional: a matplotlib Figure of result["rows"]
         ...
 
-    def summarize(result: dict) -> str: # optional: Markdown for README (default: a row table)
+    def summarize(result: dict) -> str: # optional: Markdown for docs/results.md (default: rows)
         ...
+
+A benchmark that loops over cells (settings each trained and scored) says so with
+`benchmarks.common.progress`: `progress.plan(total)` once, `progress.cell(label)` as each
+starts; `run` then shows a bar with the cells done, the current one, elapsed time and ETA (one
+line per finished cell when the output is not a terminal), and `--tensorboard` names each
+cell's log folder after its label.
 
 The contract: a docstring; `run(quick, seed, **options)` returning `{"rows": [...],
 "settings": {...}, "notes": [...]}` with rows made by `benchmarks.common.row`; keyword options

@@ -48,6 +48,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     cli.add_debug_flag(run)
     run.add_argument("--dry-run", action="store_true",
                      help="check the names, tag and options, print what would run, and stop")
+    run.add_argument("--tensorboard", default=None, metavar="DIR",
+                     help="log every training run to TensorBoard under DIR/<name>/<cell>/ "
+                          "(scalars, and evaluation episodes as images); open with "
+                          "`tensorboard --logdir DIR`. Drawing the images counts in the "
+                          "training budgets, so leave it off for timed results")
     run.add_argument("--regenerate-episodes", action="store_true",
                      help="replace stored evaluation sets that are stale or corrupt instead of "
                           "stopping with an error")
@@ -63,7 +68,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     recompute.add_argument("names", nargs="*", metavar="NAME",
                            help="benchmark names (default: all that can)")
     recompute.add_argument("--results", default=str(runner.RESULTS_DIR))
-    readme = commands.add_parser("readme", help="regenerate README's Results section")
+    readme = commands.add_parser("readme", help="regenerate docs/results.md from the stored "
+                                 "JSON, and README's headline table if it has the markers")
+    readme.add_argument("--page", default=str(runner.ROOT / "docs" / "results.md"),
+                        help="the results page to write")
     readme.add_argument("--readme", default=str(runner.ROOT / "README.md"))
     readme.add_argument("--results", default=str(runner.RESULTS_DIR))
     return parser.parse_args(argv)
@@ -117,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "readme":
         from benchmarks import readme
 
-        print(f"Updated {readme.update_readme(args.readme, args.results)}")
+        print(f"Wrote {readme.write_results_page(args.page, args.results)}")
+        if readme.update_readme(args.readme, args.results, args.page):
+            print(f"Updated the headline table of {args.readme}")
         return 0
     for module in args.imports:
         importlib.import_module(module)
@@ -138,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             name, quick=args.quick, seed=args.seed, options=options[name], output=args.output,
             command=command, episode_dir=args.episode_dir,
             regenerate_episodes=args.regenerate_episodes, tag=args.tag,
-            strategy=args.strategy)
+            strategy=args.strategy, progress=True, tensorboard=args.tensorboard)
         print(f"  {len(result['rows'])} rows in {result['duration_seconds']:.0f} s -> {path}"
               + (f", {result['plot']}" if result["plot"] else ""), flush=True)
     return 0

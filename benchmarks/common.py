@@ -14,6 +14,10 @@
 - `paired_difference(values, baseline)` and `verdict(...)`: a method against its baseline on
   the same scored items, and the plain sentence saying whether it beats it.
 - `accuracy_bars(rows, group, label, ...)`: a bar chart of accuracies with their 95% CIs.
+- `progress.plan(total)` and `progress.cell(label)`: a benchmark's progress, shown by
+  `python -m benchmarks run` (`l2l.progress`); no-ops when nothing shows it.
+- `tensorboard_logs(directory)`: `train_and_evaluate` inside it logs to TensorBoard
+  (`python -m benchmarks run NAME --tensorboard DIR`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +43,71 @@ LOWER_IS_BETTER = ("mse", "loss")
 
 EPISODE_DIR_ENV = "L2L_EPISODE_DIR"
 DEFAULT_EPISODE_DIR = Path(__file__).resolve().parent / "episodes"
+
+
+_PROGRESS: list = []  # the l2l.progress.Progress of the benchmark running, if it is shown
+
+
+@contextlib.contextmanager
+def cell_progress(title: str, stream=None):
+    """Within the block, `progress.plan`/`progress.cell` drive a `Progress` titled `title` on
+    `stream` (stderr by default): the runner's display of one benchmark."""
+    from l2l.progress import Progress
+
+    progress = Progress(None, title, unit="cells", stream=stream)
+    _PROGRESS.append(progress)
+    try:
+        yield progress
+    finally:
+        _PROGRESS.remove(progress)
+        progress.close()
+
+
+class CellProgress:
+    """How a benchmark reports its cells (one trained and scored setting each): `progress.plan(
+    total)` once, then `progress.cell(label)` as each cell begins. The runner shows them
+    (`cell_progress`); `label` also names the cell's TensorBoard folder (`tensorboard_logs`)."""
+
+    def plan(self, total: int) -> None:
+        """This benchmark will run `total` cells."""
+        if _PROGRESS:
+            _PROGRESS[-1].total = int(total)
+
+    def cell(self, label: str) -> None:
+        """Cell `label` starts (e.g. "features, strict 1-shot"); the previous one finished."""
+        _TENSORBOARD["cell"] = label
+        if _PROGRESS:
+            _PROGRESS[-1].start(label)
+
+
+progress = CellProgress()
+
+
+_TENSORBOARD: dict = {"dir": None, "cell": None, "runs": 0}
+
+
+@contextlib.contextmanager
+def tensorboard_logs(directory: str | os.PathLike):
+    """Within the block, every `train_and_evaluate` logs to TensorBoard under `directory`,
+    one subfolder per call named after the cell (`l2l.tensorboard.tensorboard_callbacks`)."""
+    saved = dict(_TENSORBOARD)
+    _TENSORBOARD.update(dir=Path(directory), cell=None, runs=0)
+    try:
+        yield Path(directory)
+    finally:
+        _TENSORBOARD.update(saved)
+
+
+def _tensorboard_callbacks(episodes: Episode | None) -> list:
+    """The TensorBoard callbacks of the next training run, or none when not logging."""
+    if _TENSORBOARD["dir"] is None:
+        return []
+    from l2l.tensorboard import tensorboard_callbacks
+
+    _TENSORBOARD["runs"] += 1
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", _TENSORBOARD["cell"] or "run").strip("_")
+    return tensorboard_callbacks(_TENSORBOARD["dir"] / f"{_TENSORBOARD['runs']:02d}-{name}",
+                                 episodes)
 
 
 @dataclasses.dataclass
@@ -203,7 +273,8 @@ def train_and_evaluate(model, train_data, test: Episode | None, *, minutes: floa
 
     budget = TimeBudget(minutes, anneal_learning_rate=anneal)
     # A NaN or infinite training loss stops the benchmark with NonFiniteLossError at that step.
-    callbacks = [StopOnNonFiniteLoss(), budget]
+    callbacks = [StopOnNonFiniteLoss(), budget,
+                 *_tensorboard_callbacks(validation if validation is not None else test)]
     reach = None
     if target is not None and validation is not None:
         reach = time_to_target_callback(target, f"val_{metric}", budget,

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.common import PeakRSS, row, stored_episodes, train_and_evaluate
+from benchmarks.common import PeakRSS, progress, row, stored_episodes, train_and_evaluate
 from benchmarks.published import OMNIGLOT_ACCURACY
 
 PUBLISHED_OMNIGLOT = OMNIGLOT_ACCURACY  # see benchmarks.published
@@ -122,6 +122,7 @@ def run(quick: bool = False, seed: int = 0, *, datasets: tuple[str, ...] = DATAS
     filters = (8, 8) if quick else (32, 32, 32)
 
     rows, info, skipped = [], {}, []
+    progress.plan(len(datasets) * len(ways) * len(shots) * len(methods))
     for dataset in datasets:
         data = load(dataset, data_dir)
         info[dataset] = data["info"]
@@ -136,6 +137,7 @@ def run(quick: bool = False, seed: int = 0, *, datasets: tuple[str, ...] = DATAS
                                               shots=k, queries=train_queries,
                                               classes=data["train"])
                 for method in methods:
+                    progress.cell(f"{method}, {dataset} {n}-way {k}-shot")
                     keras.utils.set_random_seed(seed)
                     with PeakRSS() as memory:
                         model = classification_model(

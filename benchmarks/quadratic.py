@@ -24,12 +24,11 @@ scoring at every k, about 11 minutes. Not done: several seeds, longer training, 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks.common import PeakRSS, row, stored_episodes, train_and_evaluate
+from benchmarks.common import PeakRSS, progress, row, stored_episodes, train_and_evaluate
 
 
 def _preset(kind: str) -> Callable:
@@ -47,11 +46,7 @@ model kind registered for regression (`l2l.presets.register_kind`) is a method t
 
 def first_k(episodes, k: int):
     """`episodes` with only the first `k` support examples (the rest masked and zeroed)."""
-    mask = episodes.support_mask.copy()
-    mask[:, k:] = 0.0
-    return dataclasses.replace(episodes, support_x=episodes.support_x * mask[..., None],
-                               support_y=episodes.support_y * mask[..., None],
-                               support_mask=mask)
+    return episodes.first_support(k)
 
 
 def least_squares_mse(task, episodes, k: int) -> np.ndarray:
@@ -107,7 +102,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
 
     for k in ks:
         add("least-squares", k, least_squares_mse(task, test, k))
+    progress.plan(len(methods))
     for name in methods:
+        progress.cell(name)
         keras.utils.set_random_seed(seed)
         with PeakRSS() as memory:
             model = METHODS.get(name, _preset(name))(width=width, depth=depth)

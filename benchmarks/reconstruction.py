@@ -39,6 +39,7 @@ from benchmarks.common import (
     accuracy_bars,
     mnist_split,
     paired_difference,
+    progress,
     row,
     stored_episodes,
     verdict,
@@ -121,12 +122,14 @@ def run(quick: bool = False, seed: int = 0, *, ways: int | None = None,
         return model
 
     rows = []
+    progress.plan(len(per_class_options))
     for per_class in per_class_options:
         rng = np.random.default_rng(seed)
         train_rows = train_pool if per_class == "all" else np.concatenate([
             rng.choice(train_pool[labels[train_pool] == c], per_class, replace=False)
             for c in classes])
         settings = {"train_images_per_class": per_class}
+        progress.cell(f"{per_class} training images per class")
         common = dict(seed=seed, episodes=n_test, chance=chance, scored_on=scored_on,
                       train_images=int(len(train_rows)))
         with PeakRSS() as memory:

@@ -17,6 +17,7 @@ one: `run_benchmark("two_digit", tag="flagship", options=...)` writes
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import importlib
 import inspect
@@ -32,7 +33,7 @@ from pathlib import Path
 from types import ModuleType
 
 from benchmarks import schema
-from benchmarks.common import episode_store
+from benchmarks.common import cell_progress, episode_store, tensorboard_logs
 from l2l.errors import InvalidValueError
 from l2l.training import atomic
 from l2l.training.distribute import make_strategy, output_dir
@@ -126,14 +127,17 @@ def parse_option(kind, text: str):
 def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict | None = None,
                   output: str | os.PathLike | None = None, command: str | None = None,
                   episode_dir: str | os.PathLike | None = None,
-                  regenerate_episodes: bool = False,
-                  tag: str | None = None, strategy: str = "auto") -> tuple[Path, dict]:
+                  regenerate_episodes: bool = False, tag: str | None = None,
+                  strategy: str = "auto", progress: bool = False,
+                  tensorboard: str | os.PathLike | None = None) -> tuple[Path, dict]:
     """Run benchmark `name` and write its result; returns `(json path, result)`.
 
     Its models are built and trained in the scope of
     `l2l.training.distribute.make_strategy(strategy)` (`"auto"`: multi-worker under
     `TF_CONFIG`, all GPUs when there are several, else one device); under a multi-worker
-    strategy only the chief keeps the JSON and the picture.
+    strategy only the chief keeps the JSON and the picture. `progress` shows the cells run on
+    stderr (`benchmarks.common.cell_progress`); `tensorboard` is a folder for TensorBoard
+    logs, one subfolder per cell trained (`benchmarks.common.tensorboard_logs`).
     """
     module = load(name)
     stem = result_stem(name, tag)
@@ -147,7 +151,13 @@ def run_benchmark(name: str, quick: bool = False, seed: int = 0, options: dict |
     code = _commit()  # the code that runs, before anything can change
     start_load, start, date = os.getloadavg(), time.perf_counter(), _utc_now()
     distribution = make_strategy(strategy)
-    with episode_store(episode_dir, regenerate_episodes), distribution.scope():
+    with contextlib.ExitStack() as scope:
+        scope.enter_context(episode_store(episode_dir, regenerate_episodes))
+        scope.enter_context(distribution.scope())
+        if progress:
+            scope.enter_context(cell_progress(stem))
+        if tensorboard is not None:
+            scope.enter_context(tensorboard_logs(Path(tensorboard) / stem))
         produced = module.run(quick=quick, seed=seed, **options)
     if not isinstance(produced, dict) or "rows" not in produced:
         raise TypeError(f"benchmarks/{name}.py: run() must return a dict with 'rows' (and "
@@ -289,8 +299,8 @@ def _output_dirs(quick: bool, output) -> tuple[Path, Path]:
     output = Path(output).resolve()
     if quick and output in (RESULTS_DIR.resolve(), IMAGES_DIR.resolve()):
         raise InvalidValueError(
-            f"A quick run may not write to {output}: that folder holds the full results the "
-            "README reports. Pick another --output.")
+            f"A quick run may not write to {output}: that folder holds the full results "
+            "docs/results.md reports. Pick another --output.")
     return output, output
 
 

@@ -45,7 +45,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks.common import PeakRSS, row, stored_episodes, train_and_evaluate
+from benchmarks.common import PeakRSS, progress, row, stored_episodes, train_and_evaluate
 from benchmarks.published import SINUSOID_AUTHORS, SINUSOID_MSE
 
 PUBLISHED = SINUSOID_MSE  # each algorithm's own published figures, by shots
@@ -183,7 +183,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
             for k, t in tests.items()}
     train = SinusoidTask(shots=(1, max_shots), queries=train_queries)
     rows, notes = [], []
+    progress.plan(len(methods))
     for name in methods:
+        progress.cell(name)
         method = find_method(name)
         keras.utils.set_random_seed(seed)
         if method.family == "peer":
@@ -460,21 +462,6 @@ def _notes(rows: list[dict], minutes: float, zero: dict[int, float]) -> list[str
              "from the papers, not re-run: 70,000 meta-updates of 25 tasks, each trained per "
              "shot count, so 'beats' compares results on the same task distribution and "
              "metric, not equal compute."]
-    verdicts = {}
-    for r in rows:
-        k = r["settings"]["shots"]
-        figures = [(r["maml_mse"], "MAML")]
-        if r["published_mse"] is not None and r["method"] != "maml":
-            figures.append((r["published_mse"], PUBLISHED_BY[r["method"]]))
-        for figure, who in figures:
-            if figure is None:
-                continue
-            verdict = ("beats" if r["mean"] + r["ci95"] < figure else
-                       "is within the interval of" if r["mean"] - r["ci95"] <= figure else
-                       "does not beat")
-            verdicts.setdefault(label(r), []).append(
-                f"{k}-shot {mse_label(r)} {verdict} {who}'s published {figure}")
-    notes += [f"{name}: " + "; ".join(v) + "." for name, v in verdicts.items()]
     diverged = [f"{label(r)} {r['settings']['shots']}-shot: {r['diverged_episodes']} of "
                 f"{r['episodes_scored']}" for r in rows if r["diverged_episodes"]]
     if diverged:
@@ -513,6 +500,14 @@ def _notes(rows: list[dict], minutes: float, zero: dict[int, float]) -> list[str
     return notes
 
 
+def published_verdict(r: dict, figure: float) -> str:
+    """Row `r`'s MSE against a published figure: "beats" when its whole 95% interval is below
+    it, "within" when the interval holds it, else "does not beat"."""
+    if r["mean"] + r["ci95"] < figure:
+        return "beats"
+    return "within" if r["mean"] - r["ci95"] <= figure else "does not beat"
+
+
 def plot(result: dict):
     """Test MSE (95% CI) per method and shot count, with MAML's published figures."""
     import matplotlib.pyplot as plt
@@ -545,13 +540,18 @@ def plot(result: dict):
 
 
 def summarize(result: dict) -> str:
-    """A table: one line per method and test loop, one column per shot count."""
+    """A table: one line per method and test loop, one column per shot count, and one column
+    with the method's verdict against the published figures (`published_verdict`; MAML's for
+    every method, an algorithm's own paper's too, for the shot counts papers report)."""
     from benchmarks.readme import format_value
 
     rows = result["rows"]
     shots = list(dict.fromkeys(r["settings"]["shots"] for r in rows))
+    quoted = [k for k in shots if k in MAML_MSE]
+    against = " / ".join(f"{MAML_MSE[k]}" for k in quoted)
     lines = ["| method | " + " | ".join(f"MSE {k}-shot" for k in shots)
-             + " | train s | s/update | diverged (excluded) |", "|---" * (len(shots) + 4) + "|"]
+             + f" | vs published {'/'.join(map(str, quoted))}-shot (MAML: {against}) "
+               "| train s | s/update | diverged (excluded) |", "|---" * (len(shots) + 5) + "|"]
     for name in dict.fromkeys(label(r) for r in rows):
         by = {r["settings"]["shots"]: r for r in rows if label(r) == name}
         first = next(iter(by.values()))
@@ -561,11 +561,19 @@ def summarize(result: dict) -> str:
                  for k in shots]
         diverged = " / ".join(str(by[k]["diverged_episodes"]) if k in by else "all"
                               for k in shots)
-        lines.append(f"| {name} | " + " | ".join(cells)
+        verdicts = "MAML: " + " / ".join(
+            published_verdict(by[k], MAML_MSE[k]) if k in by else "-" for k in quoted)
+        own = {k: by[k]["published_mse"] for k in quoted
+               if k in by and by[k].get("published_mse") is not None}
+        if own and first["method"] != "maml":
+            verdicts += (f"; {PUBLISHED_BY[first['method']]} "
+                         f"({' / '.join(str(v) for v in own.values())}): "
+                         + " / ".join(published_verdict(by[k], v) for k, v in own.items()))
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {verdicts}"
                      + f" | {first['train_seconds']:.0f} | {first['seconds_per_update']:.4f} "
                        f"| {diverged} |")
     for method, figures in PUBLISHED.items():
         lines.append(f"| {method} (published) | "
-                     + " | ".join(str(figures.get(k, "-")) for k in shots) + " | | | |")
+                     + " | ".join(str(figures.get(k, "-")) for k in shots) + " | | | | |")
     return "\n".join(lines)
 

@@ -47,7 +47,7 @@ import tempfile
 import time
 import types
 
-from benchmarks.common import median_interval, row
+from benchmarks.common import median_interval, progress, row
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH, QUERIES, SHOTS, PROTOCOL, KIND = 32, 8, 1, "strict", "features"
@@ -73,8 +73,10 @@ def run(quick: bool = False, seed: int = 0, *, steps: int | None = None,
         common += ["--data-dir", data_dir]
 
     measured = []
+    progress.plan(len(jit_compile) * len(policies) + 1 + int(example))
     for jit in jit_compile:
         for policy in policies:
+            progress.cell(f"jit_compile={jit}, {policy}")
             result, rss = _worker(["step", str(int(jit)), policy, *common])
             measured.append((result, rss))
     base = next((s["step_seconds"] for s, _ in measured
@@ -92,6 +94,7 @@ def run(quick: bool = False, seed: int = 0, *, steps: int | None = None,
             memory=_process_peak(rss), **{k: v for k, v in s.items()
                                           if k not in ("jit_compile", "policy", "step_seconds")}))
 
+    progress.cell("generation/training")
     throughput, rss = _worker(["throughput", *common])
     rows.append(row("generation/training", "ratio", throughput["generated_over_trained"],
                     episodes=BATCH * steps * epochs, settings={}, seed=seed,
@@ -109,6 +112,7 @@ def run(quick: bool = False, seed: int = 0, *, steps: int | None = None,
 
     example_result = None
     if example:
+        progress.cell("example --quick")
         example_result = measure_example_rss(data_dir)
         rows.append(row("example --quick", "peak_rss_mb", example_result["example_peak_rss_mb"],
                         settings={}, seed=seed,

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import PeakRSS, device, rate_with_ci, row
+from benchmarks.common import PeakRSS, device, progress, rate_with_ci, row
 from l2l.evaluation import mean_ci95
 from l2l.tasks.two_digit import TwoDigitTask
 
@@ -58,8 +58,10 @@ def run(quick: bool = False, seed: int = 0, *, batch_sizes: tuple[int, ...] | No
     task = TwoDigitTask(images, labels, split="train", protocol=protocol, shots=shots,
                         queries=queries)
     rows = []
+    progress.plan(len(batch_sizes) * (1 + len(kinds)))
     for batch_size in batch_sizes:
         settings = {"batch_size": batch_size}
+        progress.cell(f"generate, batch {batch_size}")
         with PeakRSS() as memory:
             counts = [_measure(lambda i, b=batch_size: task.episodes(b, seed, i), batch_size,
                                seconds) for _ in range(repeats)]
@@ -75,6 +77,7 @@ def run(quick: bool = False, seed: int = 0, *, batch_sizes: tuple[int, ...] | No
         tfdata_rate = _rate_row(rows, "generate/tf.data", counts, settings, seed, memory)
 
         for kind in kinds:
+            progress.cell(f"train {kind}, batch {batch_size}")
             keras.utils.set_random_seed(seed)
             episodes = task.episodes(batch_size * (warmup_steps + train_steps), seed, 0)
             inputs, targets = episodes.as_fit_data()

@@ -41,6 +41,7 @@ from benchmarks.common import (
     accuracy_bars,
     mnist_split,
     paired_difference,
+    progress,
     row,
     verdict,
 )
@@ -142,12 +143,14 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     scored_on = f"{len(test_y)} held-out images of digits 5-9"
 
     rows = []
+    progress.plan(len(sizes) * repeats)
     for per_digit in sizes:
         scores = {m: [] for m in methods}
         seconds = dict.fromkeys(methods, 0.0)
         kept: dict[str, list[int]] = {}
         with PeakRSS() as memory:
             for r in range(repeats):
+                progress.cell(f"{per_digit} images/digit, repeat {r + 1}")
                 rng = np.random.default_rng([seed, per_digit, r])
                 chosen = np.concatenate([rng.choice(np.flatnonzero(pool_y == c), per_digit,
                                                     replace=False) for c in range(len(TARGET))])

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.common import PeakRSS, row, stored_episodes, train_and_evaluate
+from benchmarks.common import PeakRSS, progress, row, stored_episodes, train_and_evaluate
 from l2l.tasks.two_digit import PROTOCOLS, SPLIT_SEED, TwoDigitTask
 
 TARGET = 0.88
@@ -59,6 +59,7 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
 
     images, labels = load_mnist(data_dir)
     rows = []
+    progress.plan(len(protocols) * len(shots) * len(kinds))
     for protocol in protocols:
         for k in shots:
             def task(split, queries, protocol=protocol, k=k):
@@ -70,6 +71,7 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
             validation = stored_episodes(task("val", 2), name, n_val, "val")
             train = task("train", queries)
             for kind in kinds:
+                progress.cell(f"{kind}, {protocol} {k}-shot")
                 keras.utils.set_random_seed(seed)
                 with PeakRSS() as memory:
                     model = two_digit_model(kind)

@@ -10,6 +10,7 @@ number is learned in one forward pass.
     python examples/mnist_two_digit.py --resume             # continue an interrupted run
     python examples/mnist_two_digit.py --debug              # tracebacks for l2l errors too
     TF_CONFIG=... python examples/mnist_two_digit.py        # one worker of a cluster
+    python examples/mnist_two_digit.py --tensorboard runs/tb  # then: tensorboard --logdir runs/tb
 
 It prints the held-out accuracy with its 95% confidence interval, and writes to --output-dir
 the trained model (`model.keras`), `results.json`, and the figures `episodes.png` and
@@ -40,6 +41,7 @@ from l2l.datasets import load_mnist
 from l2l.evaluation import evaluate
 from l2l.presets import TWO_DIGIT_KINDS, two_digit_model
 from l2l.tasks import PROTOCOLS, SPLIT_SEED, TwoDigitTask
+from l2l.tensorboard import tensorboard_callbacks
 from l2l.training import (
     BackupAndRestore,
     TimeBudget,
@@ -91,6 +93,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="short run (4 epochs of 50 steps, about a minute) that already learns; "
                         "--epochs and --steps-per-epoch shorten it further")
     p.add_argument("--validation-episodes", type=int, default=500)
+    p.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="log loss, accuracy and a few validation episodes with the model's "
+                        "answers to TensorBoard in DIR (open: tensorboard --logdir DIR)")
     p.add_argument("--verbose", type=int, default=1, help="Keras fit verbosity (1: progress bar)")
     cli.add_debug_flag(p)
     args = p.parse_args(argv)
@@ -134,7 +139,9 @@ def run(args: argparse.Namespace) -> dict:
         validation_data=validation.as_fit_data(),
         # A NaN or infinite loss stops the run at that step with NonFiniteLossError, before
         # the checkpoint of that epoch is written.
-        callbacks=[StopOnNonFiniteLoss(), budget, backup],
+        callbacks=[StopOnNonFiniteLoss(), budget, backup,
+                   *(tensorboard_callbacks(args.tensorboard, validation)
+                     if args.tensorboard else [])],
         shuffle=False,
         verbose=args.verbose,
     )

@@ -107,6 +107,7 @@ class EpisodeSetInfo:
 
     @property
     def config_fingerprint(self) -> str:
+        """The sha256 of the stored set's task family and configuration."""
         return config_fingerprint(self.task_family, self.task_config)
 
 

@@ -66,14 +66,17 @@ class EpisodeBatch:
 
     @property
     def batch_size(self) -> int:
+        """`B`, the number of episodes."""
         return int(self.support_x.shape[0])
 
     @property
     def support_size(self) -> int:
+        """`S`, support slots per episode (padding included)."""
         return int(self.support_x.shape[1])
 
     @property
     def query_size(self) -> int:
+        """`Q`, queries per episode."""
         return int(self.query_x.shape[1])
 
     def inputs(self) -> dict[str, np.ndarray]:
@@ -94,6 +97,24 @@ class EpisodeBatch:
         if isinstance(index, int):
             index = slice(index, index + 1)
         return Episode(**{f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)})
+
+    def first_support(self, k: int) -> Episode:
+        """The same episodes seeing only their first `k` support examples (the others masked
+        and zeroed): one set of tasks scored at several shot counts.
+
+        >>> ep = Episode(np.ones((2, 5, 1), "float32"), np.ones((2, 5, 1), "float32"),
+        ...              np.ones((2, 3, 1), "float32"), np.ones((2, 3, 1), "float32"))
+        >>> two = ep.first_support(2)
+        >>> two.support_mask[0].tolist(), two.support_x[0, :, 0].tolist()
+        ([1.0, 1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0, 0.0])
+        """
+        mask = self.support_mask.copy()
+        mask[:, k:] = 0.0
+        pad = mask.reshape(mask.shape + (1,) * (self.support_x.ndim - 2))
+        pad_y = mask.reshape(mask.shape + (1,) * (self.support_y.ndim - 2))
+        return dataclasses.replace(self, support_x=(self.support_x * pad).astype(
+            self.support_x.dtype), support_y=(self.support_y * pad_y).astype(
+            self.support_y.dtype), support_mask=mask)
 
     @staticmethod
     def concatenate(episodes: list[Episode]) -> Episode:

@@ -191,12 +191,15 @@ def per_episode_mse(predictions: np.ndarray, query_y: np.ndarray) -> np.ndarray:
 METRICS = {"accuracy": per_episode_accuracy, "mse": per_episode_mse}
 
 
-def evaluate(model, episodes: Episode, metric: str = "accuracy", batch_size: int = 250) -> Score:
+def evaluate(model, episodes: Episode, metric: str = "accuracy", batch_size: int = 250,
+             progress: bool = False) -> Score:
     """Score `model` on every episode of `episodes` with `metric` ("accuracy" or "mse").
 
     `episodes` were checked when made (`Episode`); the model checks them again as it reads
     them (`l2l.validation`: labels in range for its `ways`, examples of its shape), and the
-    targets are checked against its logits (`per_episode_accuracy`).
+    targets are checked against its logits (`per_episode_accuracy`). With `progress=True`, an
+    `l2l.progress.Progress` on stderr follows the episodes scored: a live bar on a terminal,
+    one line per batch of `batch_size` episodes elsewhere.
     """
     if metric not in METRICS:
         raise invalid_value("metric", metric, f"one of {sorted(METRICS)}")
@@ -204,7 +207,30 @@ def evaluate(model, episodes: Episode, metric: str = "accuracy", batch_size: int
         raise invalid_value("episodes", episodes, "an l2l.episodes.Episode (checked when made)",
                             "score on task.fixed_episodes(n, seed) or an Episode you build",
                             error=InvalidTypeError)
-    predictions = model.predict(episodes.inputs(), batch_size=batch_size, verbose=0)
+    # Only with progress: any object with Keras's predict(inputs, batch_size, verbose) scores.
+    shown = {"callbacks": [_progress_callback(episodes.batch_size, batch_size)]} \
+        if progress else {}
+    predictions = model.predict(episodes.inputs(), batch_size=batch_size, verbose=0, **shown)
+    for callback in shown.get("callbacks", []):
+        callback.progress.close()
     scores = METRICS[metric](predictions, episodes.query_y)
     mean, ci = mean_ci95(scores)
     return Score(metric, mean, ci, len(scores))
+
+
+def _progress_callback(episodes: int, batch_size: int):
+    """A `predict` callback advancing an `l2l.progress.Progress` over `episodes` episodes."""
+    import keras
+
+    from l2l.progress import Progress
+
+    class ProgressCallback(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.progress = Progress(episodes, "evaluate", unit="episodes")
+
+        def on_predict_batch_end(self, batch, logs=None):
+            done = min((batch + 1) * batch_size, episodes)
+            self.progress.advance(done - self.progress.done)
+
+    return ProgressCallback()

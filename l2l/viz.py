@@ -1,4 +1,7 @@
-"""Pictures: an episode grid and a learning curve, drawn with matplotlib (Agg, no display).
+"""Pictures: an episode grid and a learning curve, drawn with matplotlib.
+
+Scripts draw with the Agg backend (no display needed); in a notebook, the inline backend is
+kept, so the figures these functions return are drawn in the notebook.
 
 Example:
 
@@ -15,7 +18,8 @@ import os
 
 import matplotlib
 
-matplotlib.use("Agg")
+if "inline" not in matplotlib.get_backend():  # keep a notebook's inline backend
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -23,41 +27,76 @@ from l2l.episodes import Episode  # noqa: E402
 
 
 def plot_episodes(episodes: Episode, predictions: np.ndarray | None = None, rows: int = 4,
-                  title: str | None = None):
+                  title: str | None = None, max_queries: int | None = None):
     """A grid with one episode per row: its support images, then its queries.
 
-    Each query is captioned with its truth ("same"/"diff") and, when `predictions` (logits
-    `[B, Q]`) are given, the model's probability of "same", in red when the model is wrong.
+    Binary episodes (two-digit "same number?"): each query is captioned with its truth
+    ("same"/"diff") and, when `predictions` (logits `[B, Q]`) are given, the model's
+    probability of "same". Classification episodes (integer labels, logits `[B, Q, ways]`):
+    support images are captioned with their class index, queries with their true class and,
+    with predictions, the predicted class and its probability. Wrong answers are red.
+    `max_queries` shows only the first queries of each episode.
     """
     rows = min(rows, episodes.batch_size)
+    queries = episodes.query_size if max_queries is None else min(max_queries,
+                                                                  episodes.query_size)
+    classes = np.issubdtype(np.asarray(episodes.query_y).dtype, np.integer) or (
+        predictions is not None and np.ndim(predictions) == 3 and np.shape(predictions)[-1] > 1)
     shots = int(episodes.support_mask[:rows].sum(axis=1).max())
-    cols = shots + episodes.query_size
+    cols = shots + queries
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 0.95 * rows + 0.5), squeeze=False)
     for r in range(rows):
+        real = np.flatnonzero(episodes.support_mask[r] > 0)
         for c in range(cols):
             ax = axes[r, c]
             ax.set_xticks([])
             ax.set_yticks([])
             if c < shots:
-                if episodes.support_mask[r, c] > 0:
-                    ax.imshow(np.squeeze(episodes.support_x[r, c]), cmap="gray_r")
-                    ax.set_title("support", fontsize=7)
+                if c < len(real):
+                    ax.imshow(np.squeeze(episodes.support_x[r, real[c]]), cmap="gray_r")
+                    caption = (f"class {int(episodes.support_y[r, real[c]])}" if classes
+                               else "support")
+                    ax.set_title(caption, fontsize=7)
                 else:
                     ax.axis("off")
                 continue
             q = c - shots
             ax.imshow(np.squeeze(episodes.query_x[r, q]), cmap="gray_r")
-            truth = episodes.query_y[r, q] > 0.5
-            caption, color = ("same" if truth else "diff"), "black"
-            if predictions is not None:
-                p = 1.0 / (1.0 + np.exp(-predictions[r, q]))
-                caption += f"  p={p:.2f}"
-                color = "black" if (p > 0.5) == truth else "red"
+            truth = episodes.query_y[r, q]
+            if classes:
+                caption, color = f"true {int(truth)}", "black"
+                if predictions is not None:
+                    logits = np.asarray(predictions[r, q], "float64")
+                    p = np.exp(logits - logits.max())
+                    guess = int(p.argmax())
+                    caption += f"\nsaid {guess} ({p[guess] / p.sum():.2f})"
+                    color = "black" if guess == int(truth) else "red"
+            else:
+                truth = np.squeeze(truth) > 0.5
+                caption, color = ("same" if truth else "diff"), "black"
+                if predictions is not None:
+                    p = 1.0 / (1.0 + np.exp(-np.squeeze(predictions[r, q])))
+                    caption += f"  p={p:.2f}"
+                    color = "black" if (p > 0.5) == truth else "red"
             ax.set_title(caption, fontsize=7, color=color)
     if title:
         fig.suptitle(title, fontsize=9, wrap=True)
     fig.tight_layout()
     return fig
+
+
+def figure_to_array(fig, close: bool = True) -> np.ndarray:
+    """The RGB pixels `[H, W, 3]` uint8 of a matplotlib figure (for TensorBoard images).
+
+    >>> fig = plot_learning_curve({"loss": [0.7, 0.4]})
+    >>> figure_to_array(fig).shape[-1]
+    3
+    """
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    if close:
+        plt.close(fig)
+    return pixels
 
 
 def plot_learning_curve(history: dict, title: str | None = None):

@@ -29,10 +29,10 @@ def test_tag_names_the_files_and_the_record(tagged):
     assert path.name == "throughput-small.json" and result["tag"] == "small"
     assert Path(result["plot"]).name == "benchmark_throughput-small.png"
     schema.validate(result)
-    # README: the tagged record gets its own heading and links to its own file.
+    # Results page: the tagged record gets its own heading and links to its own file.
     section = readme.render_one(result | {"mode": "full"})
-    assert "### `throughput` · small" in section
-    assert "[JSON](benchmarks/results/throughput-small.json)" in section
+    assert "## `throughput` · small" in section and 'id="throughput-small"' in section
+    assert "[JSON](../benchmarks/results/throughput-small.json)" in section
 
 
 @pytest.mark.parametrize("tag", ["", "Upper", "a/b", "../x", "x" * 41])

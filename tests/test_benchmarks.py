@@ -124,33 +124,55 @@ def test_schema_names_every_problem(throughput):
         schema.validate(result | {"rows": []})
 
 
-def test_readme_section_is_generated_between_markers(throughput, tmp_path):
+def test_results_page_and_readme_headline_are_generated(throughput, tmp_path):
     _, result = throughput
     results_dir = tmp_path / "results"
     runner.write_json(results_dir / "throughput.json", result | {"mode": "full"})
-    page = tmp_path / "README.md"
-    page.write_text(f"# Title\n\nintro\n\n## Results\n\n{readme.START}\nold\n{readme.END}\n\n"
-                    "## After\n\nkept\n")
-    readme.update_readme(page, results_dir)
+    page = tmp_path / "docs" / "results.md"
+    readme.write_results_page(page, results_dir)
     text = page.read_text()
-    assert "old" not in text and text.startswith("# Title\n\nintro") and "## After\n\nkept" in text
-    section = text.split(readme.START)[1].split(readme.END)[0]
-    assert "### `throughput`" in section and "train/original" in section
-    assert f"![throughput]({result['plot']})" in section
-    not_run = section.split("Not yet run in full:")[1].split("\n")[0]
+    assert text.startswith(readme.TITLE) and "## `throughput`" in text
+    assert "train/original" in text and "(#throughput)" in text
+    root = os.path.relpath(runner.ROOT, page.parent)
+    assert f"![throughput]({root}/{result['plot']})" in text  # links work from docs/
+    assert f"[JSON]({root}/benchmarks/results/throughput.json)" in text
+    not_run = text.split("Not yet run in full:")[1].split("\n")[0]
     assert "`two_digit`" in not_run  # other unrun benchmarks may be listed too
-    readme.update_readme(page, results_dir)
+    readme.write_results_page(page, results_dir)
     assert page.read_text() == text  # regenerating changes nothing
 
-    bare = tmp_path / "BARE.md"
-    bare.write_text("# Bare\n")
-    readme.update_readme(bare, results_dir)
-    assert bare.read_text().startswith("# Bare\n\n## Results\n\n" + readme.START)
+    plain = tmp_path / "README.md"
+    plain.write_text("# Title\n\nno markers\n")
+    assert not readme.update_readme(plain, results_dir, page)  # the results stay out of README
+    assert plain.read_text() == "# Title\n\nno markers\n"
+    marked = tmp_path / "MARKED.md"
+    marked.write_text(f"# T\n\n{readme.HEADLINE_START}\nold\n{readme.HEADLINE_END}\n\nkept\n")
+    assert readme.update_readme(marked, results_dir, page)
+    text = marked.read_text()
+    assert "old" not in text and text.endswith(f"{readme.HEADLINE_END}\n\nkept\n")
+    assert "| task (held-out) |" in text  # throughput alone has no headline row, only the head
 
     runner.write_json(results_dir / "throughput.json", result)  # a quick run
     with pytest.raises(schema.SchemaError, match="quick run"):
-        readme.update_readme(page, results_dir)
+        readme.write_results_page(page, results_dir)
 
+
+def test_headline_of_the_stored_results_links_each_row_to_its_section():
+    table = readme.headline(readme.load_results(runner.RESULTS_DIR))
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "](" in line]
+    assert len(rows) >= 8  # two-digit, Omniglot x 4, sinusoid x 2, MAML speed
+    assert all("[details](docs/results.md#" in r and "[JSON](benchmarks/results/" in r
+               for r in rows)
+    assert "1.13 (MAML)" in table and "98.8% (protonet)" in table
+
+
+def test_sinusoid_verdicts_are_one_table_column_not_a_sentence_per_row():
+    result = next(r for r in readme.load_results(runner.RESULTS_DIR)
+                  if r["benchmark"] == "sinusoid")
+    section = readme.render_one(result)
+    assert "vs published 5/10-shot (MAML: 1.13 / 0.77)" in section
+    assert "| pooled |" in section and "MAML: beats / beats" in section
+    assert "published 1.13;" not in section  # the old per-method sentences are gone
 
 def test_cli_lists_benchmarks_and_rejects_unknown_names():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -260,7 +282,10 @@ def test_quick_sinusoid_scores_each_shot_count_on_stored_episodes(tmp_path):
     assert result["settings"]["train_shots"] == [1, 10]
     assert stored == ["sinusoid-10shot-q50-test-n20-seed0.h5",
                       "sinusoid-5shot-q50-test-n20-seed0.h5"]
-    assert any("MAML's published 1.13" in n for n in result["notes"])
+    from benchmarks.sinusoid import published_verdict, summarize
+
+    verdicts = " / ".join(published_verdict(r, r["maml_mse"]) for r in rows)
+    assert f"| MAML: {verdicts} |" in summarize(result)  # one column, not a note per row
     with pytest.raises(ValueError, match="Unknown method.*choose from"):
         runner.run_benchmark("sinusoid", quick=True, options={"methods": ("mamll",)},
                              output=tmp_path)
@@ -321,3 +346,11 @@ def test_quick_quadratic_scores_every_k_and_the_online_curve(tmp_path):
                  and r["settings"]["k"] == 6)
     assert exact["mean"] < 1e-8  # six noise-free examples determine a 2-input quadratic
     assert stored == ["quadratic-d2-6shot-q20-test-n20-seed0.h5"]
+
+
+def test_results_page_is_up_to_date_with_the_stored_results():
+    page = readme.RESULTS_PAGE
+    expected = readme.render(readme.load_results(runner.RESULTS_DIR), "..")
+    assert page.read_text() == expected, (
+        f"{page} is stale: run `python -m benchmarks readme` after changing "
+        "benchmarks/results/ or a benchmark's summarize().")

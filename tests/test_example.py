@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from test_tensorboard import event_tags
 
 import l2l
 
@@ -19,7 +20,7 @@ def test_quick_example_trains_evaluates_and_saves(mnist_dir, tmp_path):
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "mnist_two_digit.py"), "--quick",
          "--test-episodes", "200", "--output-dir", str(out), "--figures-dir",
-         str(tmp_path / "figures"), "--verbose", "0"],
+         str(tmp_path / "figures"), "--verbose", "0", "--tensorboard", str(tmp_path / "tb")],
         env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "numbers never seen in training: accuracy" in done.stdout
@@ -28,6 +29,9 @@ def test_quick_example_trains_evaluates_and_saves(mnist_dir, tmp_path):
     # for this run (fixed steps and seed); 0.8 leaves room for platform noise.
     assert results["test_episodes"] == 200 and 0.8 <= results["accuracy"] <= 1.0, results
     assert results["episodes_trained"] == 4 * 50 * 32 and results["peak_rss_mb"] < 2048
+    tags = event_tags(tmp_path / "tb")  # --tensorboard: scalars per epoch, episode pictures
+    assert tags["train"]["epoch_accuracy"] == 4 and tags["validation"]["epoch_loss"] == 4
+    assert tags["episodes"]["episodes"] == 4
     for name in ("episodes.png", "learning_curve.png"):
         assert (out / name).stat().st_size > 0
         assert (tmp_path / "figures" / f"two_digit_{name}").stat().st_size > 0

@@ -122,6 +122,7 @@ class Omniglot:
 
     @property
     def num_classes(self) -> int:
+        """Number of character classes (rotated copies count as classes of their own)."""
         return len(self.character_names)
 
     def rotated(self, quarter_turns: tuple[int, ...] = (0, 1, 2, 3)) -> Omniglot:

@@ -53,6 +53,8 @@ class ClassHeadGenerator(Learner):
                 FEATURES: masked_mean(x, support_mask)}
 
     def head(self, prototypes, counts, training=None):
+        """The head `(kernel [B, D, N], bias [B, N])` from class prototypes `[B, N, D]` and
+        class counts `[B, N]` (0 for a class absent from the episode)."""
         raise NotImplementedError
 
     def get_config(self):

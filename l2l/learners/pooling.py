@@ -57,6 +57,8 @@ class PooledLearner(Learner):
         self.built = True
 
     def task_code(self, support_x, support_y, support_mask, training=None):
+        """The task code `[B, D]`: the masked mean over the support set of each embedded
+        example (with its label features); `call` returns it as `FEATURES`."""
         x = support_x
         if self.encoder is not None:
             x = apply_per_example(self.encoder, x, training=training)

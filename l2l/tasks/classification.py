@@ -201,10 +201,12 @@ class FewShotClassification(TaskDistribution):
 
     @property
     def support_size(self) -> int:
+        """Support slots per episode: `ways * max_shots` (padding included)."""
         return self.ways * self.max_shots
 
     @property
     def query_size(self) -> int:
+        """Queries per episode: `ways * queries`."""
         return self.ways * self.queries
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> Episode:

@@ -78,6 +78,7 @@ class QuadraticTask(TaskDistribution):
 
     @property
     def num_coefficients(self) -> int:
+        """Coefficients of one quadratic: constant, linear and pairwise terms."""
         return 1 + self.dims + len(self._pairs[0])
 
     def monomials(self, x: np.ndarray) -> np.ndarray:
