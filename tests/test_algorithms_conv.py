@@ -127,10 +127,27 @@ def test_unsupported_layers_raise_one_clear_error():
     with pytest.raises(UnsupportedLayerError, match=r"\(LSTM\) has no batched per-episode form"):
         MAML(lstm)
     MAML(lstm, vectorize="pfor")  # the escape hatch the message names
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(3)(inputs)
+    residual = keras.Model(inputs, keras.layers.Add()([hidden, keras.layers.Dense(3)(hidden)]))
+    with pytest.raises(UnsupportedLayerError, match="branches, merges or is shared"):
+        MAML(residual)
     with pytest.raises(ValueError, match="vectorize"):
         MAML(conv_net(), vectorize="loop")
     with pytest.raises(ValueError, match="batch_norm"):
         MAML(conv_net(), batch_norm="global")
+
+
+def test_a_functional_chain_runs_like_the_same_sequential_model():
+    inputs, _ = conv_episodes()
+    sequential = conv_net()
+    x = y = keras.Input((6, 6, 2), dtype="float64")
+    for layer in sequential.layers:  # fresh copies: a chain of layers used once
+        y = type(layer).from_config(layer.get_config())(y)
+    functional = keras.Model(x, y)
+    functional.set_weights(sequential.get_weights())
+    np.testing.assert_allclose(MAML(functional, loss=LOSS)(inputs),
+                               MAML(sequential, loss=LOSS)(inputs), atol=1e-12)
 
 
 def test_anil_adapts_only_the_head():

@@ -85,7 +85,8 @@ def chain(model: keras.Layer) -> list:
         _check_linear(model)
     layers = []
     for layer in model.layers:
-        layers += chain(layer) if isinstance(layer, keras.Model) else [layer]
+        if not isinstance(layer, keras.layers.InputLayer):
+            layers += chain(layer) if isinstance(layer, keras.Model) else [layer]
     return layers
 
 
@@ -104,13 +105,18 @@ def _check_linear(model):
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        nodes = getattr(layer, "_inbound_nodes", [])
-        if len(nodes) != 1 or layer.input is not previous[0]:
-            raise UnsupportedLayerError(
-                f"The batched engine runs models whose layers form one chain; layer "
-                f"{layer.name!r} of {model.name!r} branches, merges or is shared. Fix: use "
-                "vectorize='pfor', or a keras.Sequential model.")
+        if layer.input is not previous[0]:
+            raise _not_a_chain(layer, model)
         previous = [layer.output]
+    if previous[0] is not model.outputs[0]:
+        raise _not_a_chain(model.layers[-1], model)
+
+
+def _not_a_chain(layer, model):
+    return UnsupportedLayerError(
+        f"The batched engine runs models whose layers form one chain; layer {layer.name!r} of "
+        f"{model.name!r} branches, merges or is shared. Fix: use vectorize='pfor', or a "
+        "keras.Sequential model.")
 
 
 def _check_layer(layer):
