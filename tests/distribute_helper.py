@@ -91,6 +91,7 @@ ALGORITHMS = {
     "fomaml": ("MAML", {"first_order": True}),
     "reptile": ("Reptile", {}),
     "metasgd": ("MetaSGD", {}),
+    "anil": ("ANIL", {}),
     "scaled_quadratic": ("ScaleAwareMAML", {"prior": "quadratic"}),
     "scaled_quartic_rates": ("ScaleAwareMAML", {"prior": "quartic", "scaled_rates": True}),
 }

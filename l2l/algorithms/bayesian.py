@@ -195,7 +195,12 @@ class ABML(GradientMetaLearner):
             loss = ops.mean(self.negative_elbo(means, log_stds, x[QUERY_X], y, query_mask,
                                                self.seed_generator, self.kl_weight))
         variables = self.trainable_variables
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        # Under a tf.distribute strategy the optimizer sums the replicas' gradients: scale
+        # each replica's by its share, so the update is the global batch's mean, as on one
+        # device (Keras's compute_loss does the same for the built-in train_step).
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        grads = tape.gradient(loss / replicas, variables)
+        self.optimizer.apply(grads, variables)
         update_loss_metric(self, loss)
         return {m.name: m.result() for m in self.metrics}
 
