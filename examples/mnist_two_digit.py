@@ -33,7 +33,6 @@ from l2l.tasks import PROTOCOLS, SPLIT_SEED, TwoDigitTask
 from l2l.training import (
     BackupAndRestore,
     TimeBudget,
-    atomic_path,
     generation_rate,
     peak_rss_mb,
     save_model,
@@ -119,13 +118,13 @@ def run(args: argparse.Namespace) -> dict:
     predictions = model.predict(shown.inputs(), verbose=0)
     places = [(args.output_dir, "")] + ([(args.figures_dir, "two_digit_")]
                                         if args.figures_dir else [])
-    for folder, prefix in places:
-        with atomic_path(os.path.join(folder, f"{prefix}episodes.png")) as tmp:
-            save(plot_episodes(shown, predictions, rows=6,
-                               title=f"held-out numbers, {args.learner} learner\n{score}"), tmp)
-        with atomic_path(os.path.join(folder, f"{prefix}learning_curve.png")) as tmp:
-            save(plot_learning_curve(history, title=f"{args.learner} learner, "
-                                     f"{args.protocol}, {args.shots}-shot"), tmp)
+    for folder, prefix in places:  # l2l.viz.save writes atomically
+        save(plot_episodes(shown, predictions, rows=6,
+                           title=f"held-out numbers, {args.learner} learner\n{score}"),
+             os.path.join(folder, f"{prefix}episodes.png"))
+        save(plot_learning_curve(history, title=f"{args.learner} learner, "
+                                 f"{args.protocol}, {args.shots}-shot"),
+             os.path.join(folder, f"{prefix}learning_curve.png"))
 
     trained = backup.start_batch * args.batch_size
     trained_now = (backup.start_batch - resumed_at) * args.batch_size
