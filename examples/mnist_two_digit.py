@@ -45,7 +45,6 @@ from l2l.tensorboard import tensorboard_callbacks
 from l2l.training import (
     BackupAndRestore,
     TimeBudget,
-    atomic_path,
     generation_rate,
     peak_rss_mb,
     save_model,
@@ -183,14 +182,13 @@ def run(args: argparse.Namespace) -> dict:
         if args.figures_dir:
             places.append((folders.enter_context(output_dir(args.figures_dir)), "two_digit_"))
         save_model(model, os.path.join(out, "model.keras"))
-        for folder, prefix in places:
-            with atomic_path(os.path.join(folder, f"{prefix}episodes.png")) as tmp:
-                save(plot_episodes(shown, predictions, rows=6,
-                                   title=f"held-out numbers, {args.learner} learner\n{score}"),
-                     tmp)
-            with atomic_path(os.path.join(folder, f"{prefix}learning_curve.png")) as tmp:
-                save(plot_learning_curve(history, title=f"{args.learner} learner, "
-                                         f"{args.protocol}, {args.shots}-shot"), tmp)
+        for folder, prefix in places:  # l2l.viz.save writes atomically
+            save(plot_episodes(shown, predictions, rows=6,
+                               title=f"held-out numbers, {args.learner} learner\n{score}"),
+                 os.path.join(folder, f"{prefix}episodes.png"))
+            save(plot_learning_curve(history, title=f"{args.learner} learner, "
+                                     f"{args.protocol}, {args.shots}-shot"),
+                 os.path.join(folder, f"{prefix}learning_curve.png"))
         write_json(os.path.join(out, "results.json"), results)
     backup.delete()  # everything is saved: the checkpoint is no longer needed (chief only)
     if is_chief():
