@@ -88,9 +88,12 @@ class KeyValueMemory(Learner):
         values = ops.zeros_like(labels[:, :1, :]) * ops.zeros((1, slots, 1), q.dtype)
         used = ops.zeros_like(keys[..., 0])  # [B, M]
         age = used + _NEVER
-        for s in range(steps):
-            keys, values, used, age = write(keys, values, used, age, q[:, s], labels[:, s],
-                                            mask[:, s])
+
+        def step(s, memory):  # one traced loop body, not `steps` unrolled copies
+            return write(*memory, ops.take(q, s, axis=1), ops.take(labels, s, axis=1),
+                         ops.take(mask, s, axis=1))
+
+        keys, values, used, age = ops.fori_loop(0, steps, step, (keys, values, used, age))
         return {CONTEXT_KEYS: keys, CONTEXT: values, CONTEXT_MASK: used,
                 FEATURES: masked_mean(keys, used)}
 
