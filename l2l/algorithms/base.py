@@ -44,6 +44,7 @@ import tensorflow as tf
 from keras import ops
 
 from l2l.algorithms.functional import batched_call, per_example_loss, stack_params
+from l2l.algorithms.safeguard import backtrack
 from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
 from l2l.ops import masked_mean
 from l2l.serialization import deserialize_layers, register, serialize_layers
@@ -95,12 +96,16 @@ class GradientMetaLearner(keras.Model):
             query-loss gradient at the adapted parameters.
         stop_tolerance: if set, an episode stops adapting once a step lowers its support
             objective by less than this (absolute) amount.
+        safe_steps: undo any step that raises an episode's support objective and halve that
+            episode's later steps (`l2l.algorithms.safeguard`).
     """
 
     def __init__(self, model, loss="mse", inner_steps: int = 1,
                  inner_learning_rate: float = 0.01, test_steps: int | None = None,
-                 first_order: bool = False, stop_tolerance: float | None = None, **kwargs):
+                 first_order: bool = False, stop_tolerance: float | None = None,
+                 safe_steps: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.safe_steps = bool(safe_steps)
         if not isinstance(model, keras.Layer):
             raise TypeError(f"{type(self).__name__} wraps a Keras model (keras.Model or "
                             f"keras.Layer), got {type(model).__name__}.")
@@ -216,17 +221,25 @@ class GradientMetaLearner(keras.Model):
         phi = stack_params(theta, ops.shape(inputs[SUPPORT_X])[0])
         active = ops.ones_like(inputs[SUPPORT_MASK][:, 0], dtype=phi[0].dtype)
         taken = ops.zeros_like(active)
-        objectives, previous = [], None
+        objectives, previous, accepted, scale = [], None, None, ops.ones_like(active)
         for _ in range(steps):
             objective, updates = self.inner_update(theta, phi, inputs, training=training,
                                                    first_order=first_order)
+            if self.safe_steps and accepted is not None:
+                phi, objective, updates, scale = backtrack(accepted, phi, objective, updates,
+                                                           scale)
+            accepted = (phi, objective, updates)
             if self.stop_tolerance is not None and previous is not None:
                 improved = ops.cast(previous - objective > self.stop_tolerance, active.dtype)
                 active = tf.stop_gradient(active * improved)
-            phi = [p - _per_episode(active, p) * u for p, u in zip(phi, updates, strict=True)]
+            phi = [p - _per_episode(active * scale, p) * u
+                   for p, u in zip(phi, updates, strict=True)]
             taken = taken + active
             objectives.append(objective)
             previous = objective
+        if self.safe_steps and accepted is not None:
+            final = self.support_objective(theta, phi, inputs, training=training)
+            phi = backtrack(accepted, phi, final, accepted[2], scale)[0]
         stacked = ops.stack(objectives, axis=1) if objectives else None
         return Adaptation(phi, stacked, taken)
 
@@ -267,6 +280,7 @@ class GradientMetaLearner(keras.Model):
             "test_steps": self.test_steps,
             "first_order": self.first_order,
             "stop_tolerance": self.stop_tolerance,
+            "safe_steps": self.safe_steps,
         }
 
     @classmethod
