@@ -14,7 +14,8 @@ adapted copy, so `predict`, `evaluate` and `l2l.evaluation.evaluate` work as for
 - `ScaleAwareMAML`: plus a learned per-parameter scale used as a quadratic or quartic
   regulariser around the mean and/or as per-parameter learning rates.
 
-Every one takes `stop_tolerance` for a per-episode automatic stop of the inner loop.
+Every one takes `stop_tolerance` for a per-episode automatic stop of the inner loop, and
+`safe_steps` to undo steps that raise an episode's support loss (`l2l.algorithms.safeguard`).
 """
 
 from l2l.algorithms.base import Adaptation, GradientMetaLearner
