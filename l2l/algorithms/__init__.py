@@ -15,9 +15,11 @@ adapted copy, so `predict`, `evaluate` and `l2l.evaluation.evaluate` work as for
 - `ScaleAwareMAML`: plus a learned per-parameter scale used as a quadratic or quartic
   regulariser around the mean and/or as per-parameter learning rates.
 
-Every one takes `stop_tolerance` for a per-episode automatic stop of the inner loop, and runs
-on conv nets: episodes are batched structurally (`vectorize="batched"`: batched matmuls and
-grouped convolutions, XLA-compilable), or by `tf.vectorized_map` (`vectorize="pfor"`).
+Every one takes `stop_tolerance` for a per-episode automatic stop of the inner loop,
+`safe_steps` to undo steps that raise an episode's support loss (`l2l.algorithms.safeguard`),
+and runs on conv nets: episodes are batched structurally (`vectorize="batched"`: batched
+matmuls and grouped convolutions, XLA-compilable), or by `tf.vectorized_map`
+(`vectorize="pfor"`).
 """
 
 from l2l.algorithms.anil import ANIL

@@ -55,6 +55,7 @@ from keras import ops
 from l2l.algorithms.batched_conv import conv_method
 from l2l.algorithms.batched_layers import BATCH_NORM_MODES, check_supported
 from l2l.algorithms.functional import VECTORIZE, batched_call, per_example_loss, stack_params
+from l2l.algorithms.safeguard import backtrack
 from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
 from l2l.errors import InvalidTypeError, invalid_value
 from l2l.ops import masked_mean
@@ -121,18 +122,22 @@ class GradientMetaLearner(CheckedModel, keras.Model):
             `"pfor"` (`tf.vectorized_map`, any layer; no XLA for conv nets).
         batch_norm: `"transductive"` or `"running"`: how batch normalisation layers
             normalise inside and after the inner loop (`BATCH_NORM_MODES`); batched path only.
+        safe_steps: undo any step that raises an episode's support objective and halve that
+            episode's later steps (`l2l.algorithms.safeguard`).
     """
 
     def __init__(self, model, loss="mse", inner_steps: int = 1,
                  inner_learning_rate: float = 0.01, test_steps: int | None = None,
                  first_order: bool = False, stop_tolerance: float | None = None,
-                 vectorize: str = "batched", batch_norm: str = "transductive", **kwargs):
+                 vectorize: str = "batched", batch_norm: str = "transductive",
+                 safe_steps: bool = False, **kwargs):
         super().__init__(**kwargs)
         if vectorize not in VECTORIZE:
             raise invalid_value("vectorize", vectorize, f"one of {VECTORIZE}")
         if batch_norm not in BATCH_NORM_MODES:
             raise invalid_value("batch_norm", batch_norm, f"one of {BATCH_NORM_MODES}")
         self.vectorize, self.batch_norm = vectorize, batch_norm
+        self.safe_steps = bool(safe_steps)
         if not isinstance(model, keras.Layer):
             raise invalid_value("model", model, "a Keras model (keras.Model or keras.Layer)",
                                 f"{type(self).__name__} wraps a Keras model",
@@ -300,25 +305,32 @@ class GradientMetaLearner(CheckedModel, keras.Model):
         first_order = self.first_order if first_order is None else first_order
         theta = [ops.convert_to_tensor(v) for v in self.model.trainable_variables]
         adapted = [i for i, a in enumerate(self.adapted_variables()) if a]
-        stacked = stack_params([theta[i] for i in adapted], ops.shape(inputs[SUPPORT_X])[0])
-        phi = list(theta)
-        for i, p in zip(adapted, stacked, strict=True):
-            phi[i] = p
+        phi = _with_adapted(theta, adapted, stack_params([theta[i] for i in adapted],
+                                                          ops.shape(inputs[SUPPORT_X])[0]))
         active = ops.ones_like(inputs[SUPPORT_MASK][:, 0], dtype=theta[0].dtype)
         taken = ops.zeros_like(active)
-        objectives, previous = [], None
+        objectives, previous, accepted, scale = [], None, None, ops.ones_like(active)
         for _ in range(steps):
             objective, updates = self.inner_update(theta, phi, inputs, adapted,
                                                    training=training, first_order=first_order)
+            if self.safe_steps and accepted is not None:
+                kept, objective, updates, scale = backtrack(
+                    accepted, [phi[i] for i in adapted], objective, updates, scale)
+                phi = _with_adapted(phi, adapted, kept)
+            accepted = ([phi[i] for i in adapted], objective, updates)
             if self.stop_tolerance is not None and previous is not None:
                 improved = ops.cast(previous - objective > self.stop_tolerance, active.dtype)
                 active = tf.stop_gradient(active * improved)
-            phi = list(phi)
-            for i, u in zip(adapted, updates, strict=True):
-                phi[i] = phi[i] - _per_episode(active, phi[i]) * u
+            phi = _with_adapted(phi, adapted, [
+                phi[i] - _per_episode(active * scale, phi[i]) * u
+                for i, u in zip(adapted, updates, strict=True)])
             taken = taken + active
             objectives.append(objective)
             previous = objective
+        if self.safe_steps and accepted is not None:
+            final = self.support_objective(theta, phi, inputs, training=training)
+            phi = _with_adapted(phi, adapted, backtrack(
+                accepted, [phi[i] for i in adapted], final, accepted[2], scale)[0])
         stacked = ops.stack(objectives, axis=1) if objectives else None
         return Adaptation(phi, stacked, taken)
 
@@ -370,6 +382,7 @@ class GradientMetaLearner(CheckedModel, keras.Model):
             "stop_tolerance": self.stop_tolerance,
             "vectorize": self.vectorize,
             "batch_norm": self.batch_norm,
+            "safe_steps": self.safe_steps,
         }
 
     @classmethod
@@ -382,6 +395,15 @@ class GradientMetaLearner(CheckedModel, keras.Model):
 def _with_episode_axis(spec):
     """A `[n, ...]` output spec as `[B, n, ...]`, the layout of episode targets."""
     return keras.KerasTensor((None, *spec.shape), spec.dtype)
+
+
+def _with_adapted(params: list, adapted: list[int], values: list) -> list:
+    """`params` with `params[i]` replaced by the matching entry of `values`, for `i` in
+    `adapted` (the per-episode parameters of the inner loop)."""
+    params = list(params)
+    for i, value in zip(adapted, values, strict=True):
+        params[i] = value
+    return params
 
 
 def _per_episode(values, like):

@@ -109,6 +109,7 @@ class ABML(GradientMetaLearner):
             raise invalid_value("loss", loss, '"mse" (ABML has a Gaussian likelihood)')
         kwargs.pop("first_order", None)
         kwargs.pop("stop_tolerance", None)
+        kwargs.pop("safe_steps", None)
         self.init_std, self.init_noise = float(init_std), float(init_noise)
         self.kl_weight, self.seed = float(kl_weight), seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -206,7 +207,7 @@ class ABML(GradientMetaLearner):
 
     def get_config(self):
         config = super().get_config()
-        for key in ("first_order", "stop_tolerance"):
+        for key in ("first_order", "stop_tolerance", "safe_steps"):
             config.pop(key)
         return {**config, "init_std": self.init_std, "init_noise": self.init_noise,
                 "kl_weight": self.kl_weight, "seed": self.seed}
