@@ -69,7 +69,6 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
 
     from l2l.evaluation import evaluate, mean_ci95
     from l2l.learners.sequence import online_predictions
-    from l2l.presets import SEQUENCE_LEARNING_RATE
     from l2l.tasks import QuadraticTask
 
     methods = methods or (("sequence", "pooled") if quick else tuple(METHODS))
@@ -141,7 +140,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         "train_shots": [1, max_shots], "minutes_per_method": minutes,
         "steps_per_epoch": steps, "batch_size": batch_size, "train_queries": train_queries,
         "eval_queries": eval_queries, "test_episodes": n_test, "width": width, "depth": depth,
-        "learning_rate": 1e-3, "sequence_learning_rate": SEQUENCE_LEARNING_RATE,
+        "learning_rate": "each kind's default (l2l.kinds: 1e-3 unless the kind sets its own)",
         "lr_schedule": "cosine to zero over the time budget",
         "predict_zero_mse": round(baseline, 4),
         "exact_from_k": task.num_coefficients}, "notes": _notes(rows, minutes, baseline)}
