@@ -190,18 +190,18 @@ class ABML(GradientMetaLearner):
 
     def train_step(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        # Under a tf.distribute strategy the optimizer sums the replicas' gradients: scale
+        # each replica's loss by its share, so the update is the global batch's mean, as on
+        # one device (Keras's compute_loss does the same for the built-in train_step).
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             means, log_stds = self.adapt_posterior(x, training=True)
             query_mask = ops.ones(ops.shape(x[QUERY_X])[:2], dtype=means[0].dtype)
             loss = ops.mean(self.negative_elbo(means, log_stds, x[QUERY_X], y, query_mask,
                                                self.seed_generator, self.kl_weight))
+            scaled = loss / replicas
         variables = self.trainable_variables
-        # Under a tf.distribute strategy the optimizer sums the replicas' gradients: scale
-        # each replica's by its share, so the update is the global batch's mean, as on one
-        # device (Keras's compute_loss does the same for the built-in train_step).
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        grads = tape.gradient(loss / replicas, variables)
-        self.optimizer.apply(grads, variables)
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
         update_loss_metric(self, loss)
         return {m.name: m.result() for m in self.metrics}
 
