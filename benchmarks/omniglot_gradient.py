@@ -15,8 +15,10 @@ with XLA off and on, the pfor engine's seconds and the speedup, and a plain supe
 the same network over the same images, for the overhead ratio (target <= 3.5 on CPU).
 
 Default: 2 way counts x 6 methods x 1.0 minute + scoring (1,000 episodes per cell) + about 6
-minutes of timing: about 20 minutes on 2 shared CPU cores. Not done: hours of training (papers
-train 40,000-60,000 meta-updates on a GPU), the full background set, several seeds.
+minutes of timing: planned as about 20 minutes on 2 CPU cores (not yet run in full: the
+first attempt was stopped on a machine loaded ~15x beyond its cores). Not done: hours of
+training (papers train 40,000-60,000 meta-updates on a GPU), the full background set, several
+seeds.
 """
 
 from __future__ import annotations

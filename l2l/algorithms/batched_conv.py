@@ -21,6 +21,13 @@ XLA on CPU and "grouped" otherwise. On a GPU it picks "grouped" (cuDNN runs grou
 convolutions natively); that choice is not measured yet (`benchmarks/device_check.sh` times
 both). `L2L_BATCHED_CONV=grouped|patches` overrides the choice.
 
+Known CPU shortfall: for a whole second-order conv4 MAML meta-update (meta-batch 32, 64
+filters) on 2 loaded CPU cores, either method took 9-14 s against 3.3 s for the `pfor` path (a
+`while` loop of ordinary convolutions), and first-order 3.8 s (grouped) / 7.3 s (patches): the
+second derivative of the grouped convolution (grouped convolutions with image-sized kernels)
+is slow in TensorFlow's CPU kernels. On CPU, `vectorize="pfor"` is currently faster for conv
+nets without XLA; the batched path is what compiles with XLA and what should pay on a GPU.
+
 Example:
 
 >>> import numpy as np, tensorflow as tf
