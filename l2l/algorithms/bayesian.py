@@ -1,6 +1,6 @@
 """Probabilistic MAML: amortised Bayesian meta-learning (ABML; Ravi & Beatson, 2019).
 
-Choice. Of the two the origin blog names, this is ABML, simplified, rather than PLATIPUS
+Choice. Of the two probabilistic MAMLs, this is ABML, simplified, rather than PLATIPUS
 (Finn, Xu & Levine, 2018). ABML's per-task posterior is a diagonal Gaussian over *all* the
 adapted parameters, obtained by a few gradient steps on the task's ELBO from a meta-learned
 prior, so it is exactly `GradientMetaLearner`'s batched inner loop run on (mean, log-std)

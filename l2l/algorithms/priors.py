@@ -1,7 +1,7 @@
 """Per-parameter scale around the meta-learned mean: regularisers and inner learning rates.
 
-MAML learns where adaptation starts (the mean `m` of every parameter). The origin documents
-add a learned per-parameter *scale* `s`: how far that parameter typically moves between tasks.
+MAML learns where adaptation starts (the mean `m` of every parameter). This module adds a
+learned per-parameter *scale* `s`: how far that parameter typically moves between tasks.
 The scale is used in three ways, each a function here (all act on `delta = phi - m`, the
 distance of the adapted parameters from the mean, shaped `[B, *shape]`):
 

@@ -1,4 +1,4 @@
-"""MAML with a learned per-parameter scale around the learned mean (the origin documents).
+"""MAML with a learned per-parameter scale around the learned mean.
 
 `ScaleAwareMAML` meta-learns, besides the initial parameters `m` (the mean), one positive
 scale `s` per parameter (stored as `log_scales`, initialised to `init_scale`), and uses it in
