@@ -168,7 +168,7 @@ def inner_stepper(maml, kind: str, value):
     if kind in ("newton", "sgd"):
         @tf.function
         def step(phi, inputs):
-            _, updates = learner.inner_update(theta, phi, inputs)
+            _, updates = learner.inner_update(theta, phi, inputs, list(range(len(phi))))
             return [p - u for p, u in zip(phi, updates, strict=True)]
         return step
 

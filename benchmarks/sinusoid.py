@@ -462,8 +462,9 @@ def _notes(rows: list[dict], minutes: float, zero: dict[int, float]) -> list[str
              "from the papers, not re-run: 70,000 meta-updates of 25 tasks, each trained per "
              "shot count, so 'beats' compares results on the same task distribution and "
              "metric, not equal compute."]
-    diverged = [f"{label(r)} {r['settings']['shots']}-shot: {r['diverged_episodes']} of "
-                f"{r['episodes_scored']}" for r in rows if r["diverged_episodes"]]
+    diverged = [f"{label(r)}: {r['settings']['shots']}-shot {mse_label(r)} "
+                f"({r['diverged_episodes']} of {r['episodes_scored']} diverged)"
+                for r in rows if r["diverged_episodes"]]
     if diverged:
         notes.append(f"Adaptation diverged (MSE not finite or above {DIVERGED_MSE:g}) on some "
                      "episodes; those rows' MSE is over the non-diverged episodes only (their "

@@ -197,6 +197,7 @@ class BlockDiagonalNewton(keras.optimizers.Optimizer):
         return super().apply(grads, trainable_variables)
 
     def update_step(self, gradient, variable, learning_rate):
+        """Keras's per-variable step: here a plain gradient step along a precomputed direction."""
         learning_rate = keras.ops.cast(learning_rate, variable.dtype)
         self.assign_sub(variable, keras.ops.multiply(keras.ops.cast(gradient, variable.dtype),
                                                      learning_rate))

@@ -316,6 +316,7 @@ class CheckedModel:
         raise NotImplementedError
 
     def fit(self, x=None, *args, callbacks=None, validation_data=None, **kwargs):
+        """`keras.Model.fit`, stopped at a non-finite loss, failed checks raised as l2l errors."""
         from l2l.callbacks import StopOnNonFiniteLoss
 
         self._check_data(x)
@@ -331,11 +332,13 @@ class CheckedModel:
                                **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
+        """`keras.Model.evaluate`, with failed checks raised as l2l errors."""
         self._check_data(x)
         with l2l_errors():
             return super().evaluate(x, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
+        """`keras.Model.predict`, with failed checks raised as l2l errors."""
         self._check_data(x)
         with l2l_errors():
             return super().predict(x, *args, **kwargs)

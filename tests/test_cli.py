@@ -42,7 +42,7 @@ def test_the_example_reports_missing_data_in_a_line_and_exits_with_2(tmp_path):
 def test_debug_shows_the_traceback(tmp_path):
     custom = example("custom_learner")
     argv = ["--test-episodes", "0", "--output-dir", str(tmp_path)]
-    with pytest.raises(InvalidValueError, match="num_episodes must be at least 1"):
+    with pytest.raises(InvalidValueError, match="`num_episodes`: expected an integer >= 1"):
         cli.run(custom.main, argv + ["--debug"])
     assert not os.listdir(tmp_path)
 
@@ -53,7 +53,7 @@ def test_the_custom_learner_example_and_benchmarks_exit_with_2(tmp_path, capsys)
     custom = example("custom_learner")
     for main, argv, prog, problem in [
         (custom.main, ["--test-episodes", "0", "--output-dir", str(tmp_path)], "custom_learner",
-         "num_episodes must be at least 1"),
+         "`num_episodes`: expected an integer >= 1"),
         (benchmarks_main, ["run", "no_such_benchmark", "--quick"], "python -m benchmarks",
          "Unknown benchmark 'no_such_benchmark'"),
     ]:

@@ -18,6 +18,8 @@ The rule (one place, so a reader can check that nothing is hidden):
   - `python -m benchmarks run ...` runs with `--dry-run` (names, tag and options are checked;
     the quick mode of every benchmark is run by tests/test_benchmarks.py and friends);
   - every other command runs as written; all must exit 0.
+- Modules a file's commands import as the reader's own (`--import my_kinds`) are written into
+  the copy first: `MODULES`.
 - Skipped files, with the test that runs them instead: `SKIP_FILES`.
 """
 
@@ -62,6 +64,24 @@ task = _FewShotClassification(_x, _np.repeat(_np.arange(12), 5), ways=3, shots=(
                               queries=2)
 model = _classification_model("protonet", ways=3, width=8, jit_compile=False)
 """,
+}
+MODULES = {
+    # extending.md's command imports `my_kinds`, the reader's module that registers the kind
+    # shown above it; this stand-in registers the same name with a built-in pairing.
+    "docs/extending.md": {"my_kinds.py": """
+from l2l.learners import PooledLearner
+from l2l.predictors import ConditionedPredictor
+from l2l.presets import register_kind
+
+
+def build(s):
+    ways = {"ways": s.ways} if s.ways else {}
+    return (PooledLearner(code_dim=s.width, units=s.hidden, **ways),
+            ConditionedPredictor(units=s.hidden, output_units=s.outputs, interaction=False))
+
+
+register_kind("mean_pair", classification=build, regression=build)
+"""},
 }
 
 
@@ -125,6 +145,8 @@ def test_every_code_block_runs(name, mnist_dir, tmp_path, monkeypatch):
     env = dict(os.environ, PYTHONPATH=str(checkout), L2L_DATA_DIR=mnist_dir,
                TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg",
                L2L_EPISODE_DIR=str(tmp_path / "episodes"))
+    for module, text in MODULES.get(name, {}).items():
+        (checkout / module).write_text(text)
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)

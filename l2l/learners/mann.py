@@ -119,6 +119,7 @@ class MANNCell(keras.layers.Layer):
         self.built = True
 
     def get_initial_state(self, batch_size=None):
+        """Zero controller state, zero reads, and an empty memory with uniform usage."""
         n, w, r, dtype = self.memory_slots, self.memory_width, self.read_heads, self.compute_dtype
         zeros = lambda d: ops.zeros((batch_size, d), dtype=dtype)  # noqa: E731
         return [zeros(self.units), zeros(self.units),
