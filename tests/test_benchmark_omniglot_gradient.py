@@ -18,10 +18,10 @@ def test_quick_omniglot_gradient_scores_on_the_omniglot_benchmarks_episodes(omni
     episodes = tmp_path / "episodes"
     path, result = runner.run_benchmark(
         "omniglot_gradient", quick=True, output=tmp_path, episode_dir=episodes,
-        options={"test_episodes": 10, "speed": False,
+        options={"test_episodes": 10, "speed": False, "methods": ("anil", "protonet"),
                  "data_dir": str(Path(omniglot_dir).parent)})
     assert json.loads(path.read_text()) == result and schema.validate(result)
-    assert [r["method"] for r in result["rows"]] == ["maml", "anil", "protonet"]
+    assert [r["method"] for r in result["rows"]] == ["anil", "protonet"]
     assert all(r["episodes"] == 10 and 0.0 <= r["mean"] <= 1.0 for r in result["rows"])
     assert sorted(p.name for p in episodes.iterdir()) == [
         "few_shot-omniglot-5way-1shot-test-n10-seed0.h5"]
@@ -37,9 +37,7 @@ def test_device_check_runs_in_its_tiny_cpu_mode(tmp_path):
     schema.validate(result)
     cells = {(r["method"], r["settings"]["engine"], r["settings"]["xla"],
               r["settings"]["precision"]) for r in result["rows"]}
-    for precision in ("float32", "mixed_float16"):
-        for xla in (False, True):
-            assert {("plain", "plain", xla, precision), ("maml", "batched", xla, precision)} \
-                <= cells
+    for xla in (False, True):  # tiny mode: float32 only (mixed precision is the GPU run's)
+        assert {("plain", "plain", xla, "float32"), ("maml", "batched", xla, "float32")} <= cells
     assert all(r["mean"] > 0 for r in result["rows"])
     assert "speedup" in done.stdout
