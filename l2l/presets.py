@@ -1,3 +1,5 @@
+# Over 300 lines: every built-in kind's builder is registered here, one short function each,
+# so the registry has one place to read them from.
 """Ready-made learner/predictor pairings, one name (a *kind*) each, in one registry.
 
 `regression_model(kind)`, `classification_model(kind, ways)` and `two_digit_model(kind)` build

@@ -1,3 +1,5 @@
+# Over 300 lines: every input check of every model lives here, on purpose (one rule, one
+# message style); the checks are short, the module is long.
 """Episode inputs checked once, the same way, wherever they enter a model.
 
 `l2l.models.MetaModel`, the gradient-based meta-learners of `l2l.algorithms` and

@@ -1,3 +1,5 @@
+# Over 300 lines: the inner loop, its hooks, input checking and serialisation of the one
+# base class every gradient-based meta-learner shares.
 """The shared inner loop of gradient-based meta-learners, as one `keras.Model` base class.
 
 `GradientMetaLearner` wraps any built Keras model (the *predictor*: one example in, one

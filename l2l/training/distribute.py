@@ -1,3 +1,5 @@
+# Over 300 lines: the strategy helpers and the one multi-worker fit workaround they need,
+# which share the cluster reading; the workaround is isolated in enable_multi_worker_fit.
 """Training on several devices or machines with `tf.distribute`, and the little it needs.
 
 A `MetaModel` or gradient-based meta-learner trains under any `tf.distribute` strategy:
