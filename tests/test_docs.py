@@ -140,8 +140,8 @@ def test_every_code_block_runs(name, mnist_dir, tmp_path, monkeypatch):
     unknown = [(lang, line) for lang, _, line in blocks if lang not in ("python", "bash")]
     assert not unknown, f"{name}: no rule for code blocks {unknown} (add one here)"
     checkout = tmp_path / "checkout"
-    shutil.copytree(ROOT, checkout, ignore=shutil.ignore_patterns(
-        ".git", "runs", "episodes", "__pycache__", "*.keras"))
+    shutil.copytree(ROOT, checkout, ignore=shutil.ignore_patterns(  # not CI's .venv-ci (GBs)
+        ".git", ".venv*", "runs", "episodes", "__pycache__", "*.keras", "*.egg-info"))
     env = dict(os.environ, PYTHONPATH=str(checkout), L2L_DATA_DIR=mnist_dir,
                TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg",
                L2L_EPISODE_DIR=str(tmp_path / "episodes"))
