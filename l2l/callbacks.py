@@ -1,7 +1,7 @@
 """Keras callbacks of l2l: stop a run at the first non-finite loss, with a message that helps.
 
 `l2l.models.MetaModel.fit` and the `l2l.algorithms` meta-learners add `StopOnNonFiniteLoss`
-by default (see `l2l.validation.CheckedModel`); give it to any other model's `fit` yourself.
+by default (see `l2l.checked_model.CheckedModel`); give it to any other model's `fit` yourself.
 
 Example:
 

@@ -6,13 +6,13 @@ import keras
 import numpy as np
 from keras import ops
 
+from l2l.checked_model import CheckedModel
 from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
 from l2l.errors import invalid_value
 from l2l.learners.base import check_learner_output
 from l2l.ops import apply_per_example
 from l2l.serialization import deserialize_layers, register, serialize_layers
 from l2l.validation import (
-    CheckedModel,
     check_episode_inputs,
     check_numeric,
     checked_example_shape,

@@ -17,13 +17,11 @@ message whichever model it reaches. Two kinds of check:
   with the assertion attached, so nothing downstream reads a value before it is checked.
 
 Called eagerly, a run-time check raises `l2l.errors.InvalidValueError` at once. Inside a traced
-step (`fit`, `evaluate`, `predict`) TensorFlow reports a failed assertion as
-`InvalidArgumentError: Graph execution error`; `CheckedModel`, a mixin of `MetaModel` and
-`GradientMetaLearner`, turns it back into the `InvalidValueError` at the Keras boundary, and
-makes `fit` stop at the first non-finite loss (`l2l.callbacks.StopOnNonFiniteLoss`).
-
-XLA (`jit_compile=True`, Keras's `"auto"` choice on GPUs) compiles assertions away. Static
-checks still run; so do the value checks of `l2l.evaluation` and of `Episode`s.
+step TensorFlow reports a failed assertion as `InvalidArgumentError: Graph execution error`;
+`l2l.checked_model.CheckedModel`, a mixin of `MetaModel` and `GradientMetaLearner`, turns it
+back into the `InvalidValueError` at the Keras boundary. XLA compiles assertions away, so a
+model compiled with XLA runs the same checks on its data before the compiled step (see
+`l2l.checked_model`).
 
 Example:
 
@@ -38,7 +36,6 @@ l2l.errors.InvalidValueError: Received an invalid value for `support_y`: ...
 from __future__ import annotations
 
 import contextlib
-import re
 
 import keras
 import numpy as np
@@ -49,7 +46,7 @@ from l2l.errors import InvalidTypeError, InvalidValueError, describe, invalid_va
 
 # A failed in-graph assertion carries its message between these marks, so that the Keras
 # boundary can find it in TensorFlow's error text and raise it as an l2l error.
-_START, _END = "l2l-check<", ">l2l-check"
+ASSERTION_START, ASSERTION_END = "l2l-check<", ">l2l-check"
 
 
 # -- static checks (shapes and dtypes) ----------------------------------------------------------
@@ -181,7 +178,7 @@ def require(condition, *pieces):
         if not bool(condition):
             raise InvalidValueError("".join(_text(p) for p in pieces))
         return None
-    return tf.debugging.Assert(condition, [_START, *pieces, _END], summarize=8)
+    return tf.debugging.Assert(condition, [ASSERTION_START, *pieces, ASSERTION_END], summarize=8)
 
 
 def after(checks, x):
@@ -276,86 +273,6 @@ def checked_targets(y, y_pred, owner: str):
     if classes is not None:
         y = checked_labels(y, classes, "query_y", owner)
     return y
-
-
-# -- the Keras boundary -------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def l2l_errors():
-    """Re-raise a failed l2l assertion from a traced step as the `InvalidValueError` it says."""
-    try:
-        yield
-    except tf.errors.InvalidArgumentError as error:
-        message = assertion_message(error.message)
-        if message is None:
-            raise
-        raise InvalidValueError(message) from None
-
-
-def assertion_message(text: str) -> str | None:
-    """The l2l message inside TensorFlow's text of a failed assertion, or None."""
-    found = re.search(re.escape(_START) + r"\] \[(.*?)\] \[" + re.escape(_END), text, re.S)
-    if found is None:
-        return None
-    return re.sub(r"\] \[", "", found.group(1))
-
-
-class CheckedModel:
-    """Mixin of l2l's models: failed input checks raise l2l errors from `fit`, `evaluate` and
-    `predict`, and `fit` stops at the first non-finite loss.
-
-    `fit` adds `l2l.callbacks.StopOnNonFiniteLoss` to the callbacks unless they hold one (or
-    Keras's `TerminateOnNaN`); set `stop_on_non_finite_loss = False` on a model to train on
-    through NaN losses.
-    """
-
-    stop_on_non_finite_loss = True
-
-    @property
-    def example_shape(self) -> tuple | None:
-        """The shape of one example this model was built for (None before it is built)."""
-        raise NotImplementedError
-
-    def fit(self, x=None, *args, callbacks=None, validation_data=None, **kwargs):
-        """`keras.Model.fit`, stopped at a non-finite loss, failed checks raised as l2l errors."""
-        from l2l.callbacks import StopOnNonFiniteLoss
-
-        self._check_data(x)
-        if isinstance(validation_data, (tuple, list)) and validation_data:
-            self._check_data(validation_data[0])
-        callbacks = list(callbacks or [])
-        guarded = any(isinstance(c, (StopOnNonFiniteLoss, keras.callbacks.TerminateOnNaN))
-                      for c in callbacks)
-        if self.stop_on_non_finite_loss and not guarded:
-            callbacks.insert(0, StopOnNonFiniteLoss())  # first: it stops before others save
-        with l2l_errors():
-            return super().fit(x, *args, callbacks=callbacks, validation_data=validation_data,
-                               **kwargs)
-
-    def evaluate(self, x=None, *args, **kwargs):
-        """`keras.Model.evaluate`, with failed checks raised as l2l errors."""
-        self._check_data(x)
-        with l2l_errors():
-            return super().evaluate(x, *args, **kwargs)
-
-    def predict(self, x, *args, **kwargs):
-        """`keras.Model.predict`, with failed checks raised as l2l errors."""
-        self._check_data(x)
-        with l2l_errors():
-            return super().predict(x, *args, **kwargs)
-
-    def _check_data(self, x) -> None:
-        """Example shapes of `x` (a dict of arrays or a `tf.data.Dataset`) against the built
-        model's, before Keras traces a step for them (where a relaxed trace could not tell)."""
-        if isinstance(x, tf.data.Dataset):
-            x = x.element_spec[0] if isinstance(x.element_spec, tuple) else x.element_spec
-        if not isinstance(x, dict) or self.example_shape is None:
-            return
-        owner = f"this {type(self).__name__}"
-        for key in (SUPPORT_X, QUERY_X):
-            if key in x and hasattr(x[key], "shape") and len(x[key].shape) >= 2:
-                checked_example_shape(self.example_shape, x[key], owner, key)
 
 
 def _dtype_name(x) -> str:

@@ -58,12 +58,12 @@ from l2l.algorithms.batched_conv import conv_method
 from l2l.algorithms.batched_layers import BATCH_NORM_MODES, check_supported
 from l2l.algorithms.functional import VECTORIZE, batched_call, per_example_loss, stack_params
 from l2l.algorithms.safeguard import backtrack
+from l2l.checked_model import CheckedModel
 from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
 from l2l.errors import InvalidTypeError, invalid_value
 from l2l.ops import masked_mean
 from l2l.serialization import deserialize_layers, register, serialize_layers
 from l2l.validation import (
-    CheckedModel,
     check_episode_inputs,
     checked_example_shape,
     checked_inputs,
@@ -284,23 +284,29 @@ class GradientMetaLearner(CheckedModel, keras.Model):
         checks attached to the returned tensors)."""
         name = type(self).__name__
         check_episode_inputs(inputs, name)
+        outputs = self.output_spec(inputs)
+        inputs = checked_inputs({k: ops.convert_to_tensor(inputs[k]) for k in INPUT_KEYS}, name)
+        for key in (SUPPORT_X, QUERY_X):
+            inputs[key] = checked_example_shape(self._example_shape, inputs[key],
+                                                f"this {name}", key)
+        classes = class_count(inputs[SUPPORT_Y], outputs)
+        if classes is not None:
+            inputs[SUPPORT_Y] = checked_labels(inputs[SUPPORT_Y], classes, SUPPORT_Y,
+                                               f"this {name}")
+        return inputs
+
+    def output_spec(self, inputs: dict) -> keras.KerasTensor:
+        """The wrapped model's predictions `[B, Q, ...]` for episodes of these inputs' shapes
+        (building the model for their example shape on its first call)."""
         example_shape = tuple(inputs[SUPPORT_X].shape[2:])
         if not self.built:
             self._build_for(example_shape)
         elif self._example_shape is None and None not in example_shape:
             self._example_shape = tuple(int(d) for d in example_shape)  # built before: record
-        inputs = checked_inputs({k: ops.convert_to_tensor(inputs[k]) for k in INPUT_KEYS}, name)
-        for key in (SUPPORT_X, QUERY_X):
-            inputs[key] = checked_example_shape(self._example_shape, inputs[key],
-                                                f"this {name}", key)
         example_shape = self._example_shape or example_shape
         outputs = self.model.compute_output_spec(keras.KerasTensor(
             (None, *example_shape), keras.backend.standardize_dtype(inputs[SUPPORT_X].dtype)))
-        classes = class_count(inputs[SUPPORT_Y], _with_episode_axis(outputs))
-        if classes is not None:
-            inputs[SUPPORT_Y] = checked_labels(inputs[SUPPORT_Y], classes, SUPPORT_Y,
-                                               f"this {name}")
-        return inputs
+        return keras.KerasTensor((None, *outputs.shape), outputs.dtype)
 
     def _adapt(self, inputs, steps, training, first_order) -> Adaptation:
         steps = (self.inner_steps if training else self.test_steps) if steps is None else steps
@@ -392,11 +398,6 @@ class GradientMetaLearner(CheckedModel, keras.Model):
         config = deserialize_layers(config, "model")
         config["loss"] = keras.losses.deserialize(config["loss"])
         return cls(**config)
-
-
-def _with_episode_axis(spec):
-    """A `[n, ...]` output spec as `[B, n, ...]`, the layout of episode targets."""
-    return keras.KerasTensor((None, *spec.shape), spec.dtype)
 
 
 def _with_adapted(params: list, adapted: list[int], values: list) -> list:

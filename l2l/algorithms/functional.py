@@ -89,9 +89,12 @@ def per_example_loss(loss_fn, y_true, y_pred):
     """Loss of every example, `[B, n]`, from targets and predictions shaped `[B, n, ...]`.
 
     `loss_fn(y_true, y_pred)` is a Keras loss function that reduces at most the last axis
-    (`keras.losses.get("mse")`, say). Targets `[B, n]` against predictions `[B, n, 1]` are
+    (`keras.losses.get("mse")`, say) or a `keras.losses.Loss` object (its reduction is not
+    applied). Targets `[B, n]` against predictions `[B, n, 1]` are
     read as one value per example.
     """
+    if isinstance(loss_fn, keras.losses.Loss):
+        loss_fn = loss_fn.call  # unreduced, one value per example (a Loss object reduces)
     if len(y_true.shape) == len(y_pred.shape) - 1 and y_pred.shape[-1] == 1:
         y_true = ops.expand_dims(y_true, -1)
     if keras.backend.is_float_dtype(y_true.dtype) or len(y_true.shape) == len(y_pred.shape):
