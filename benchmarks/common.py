@@ -33,7 +33,7 @@ import numpy as np
 from l2l.episode_store import episode_set
 from l2l.episodes import Episode
 from l2l.tasks.base import TaskDistribution
-from l2l.training.measure import peak_rss_mb
+from l2l.training.measure import peak_rss_mb, status_mb
 
 EVALUATION_SEED = 0
 """The seed of every stored evaluation set: the same episodes for every method and run."""
@@ -154,19 +154,19 @@ class PeakRSS:
     On Linux the kernel's high-water mark is reset on entry (`/proc/self/clear_refs`), so `mb`
     is the peak reached during the block (`scope == "row"`); it includes what the process
     already held on entry, `start_mb`, so `mb - start_mb` is the most the block added.
-    Where the reset is not possible `mb` is `resource.getrusage`'s peak since the process
-    started (`scope == "process"`).
+    Where the reset is not possible `mb` is the process's peak since it started
+    (`l2l.training.measure.peak_rss_mb`, `scope == "process"`).
     """
 
     def __init__(self):
         self.mb, self.scope, self.start_mb = 0.0, "process", None
 
     def __enter__(self) -> PeakRSS:
-        self.start_mb = _status_mb("VmRSS:")
+        self.start_mb = status_mb("VmRSS:")
         try:
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")
-            self.scope = "row" if _status_mb("VmHWM:") is not None else "process"
+            self.scope = "row" if status_mb("VmHWM:") is not None else "process"
         except OSError:
             self.scope = "process"
         return self
@@ -177,24 +177,12 @@ class PeakRSS:
     def read(self) -> float:
         """The peak so far (also usable inside the block)."""
         if self.scope == "row":
-            value = _status_mb("VmHWM:")
+            value = status_mb("VmHWM:")
             if value is not None:
                 return round(value, 1)
         return round(peak_rss_mb(), 1)
 
 
-
-
-def _status_mb(field: str) -> float | None:
-    """A memory field of `/proc/self/status` (e.g. "VmHWM:", "VmRSS:") in MiB, if readable."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return None
 
 
 def row(method: str, metric: str, mean: float, *, settings: dict, seed: int,

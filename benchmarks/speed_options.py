@@ -142,22 +142,22 @@ def _process_peak(mb: float):
     return types.SimpleNamespace(mb=round(mb, 1), scope="process", start_mb=None)
 
 
-def _run_measured(command: list[str]) -> tuple[str, float]:
-    """Run `command` from the repository root; returns its output and its peak RSS in MiB."""
-    proc = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    output = proc.stdout.read().decode(errors="replace")
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
+def _run(command: list[str]) -> str:
+    """Run `command` from the repository root; returns its output."""
+    done = subprocess.run(command, cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT)
+    output = done.stdout.decode(errors="replace")
+    if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{output[-3000:]}")
-    return output, usage.ru_maxrss / 1024  # kilobytes on Linux
+    return output
 
 
 def _worker(args: list[str]) -> tuple[dict, float]:
-    """One measurement in a fresh `python -m benchmarks.speed_options --worker ...` process."""
-    output, rss = _run_measured([sys.executable, "-m", "benchmarks.speed_options", "--worker",
-                                 *args])
-    return json.loads(output.strip().splitlines()[-1]), rss
+    """One measurement in a fresh `python -m benchmarks.speed_options --worker ...` process;
+    returns its result and the peak RSS (MiB) the worker measured of itself."""
+    output = _run([sys.executable, "-m", "benchmarks.speed_options", "--worker", *args])
+    result = json.loads(output.strip().splitlines()[-1])
+    return result, result.pop("worker_peak_rss_mb")
 
 
 def _env() -> dict:
@@ -318,14 +318,17 @@ def measure_throughput(batches: int, steps: int, epochs: int, data_dir, seed: in
 
 
 def measure_example_rss(data_dir) -> dict:
-    """Peak resident memory of the example's --quick run, from the kernel's rusage."""
+    """Peak resident memory of the example's --quick run, as it reports it (its own
+    `l2l.training.peak_rss_mb`: not its parent's, which `ru_maxrss` would carry over)."""
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, os.path.join(ROOT, "examples", "mnist_two_digit.py"),
                    "--quick", "--verbose", "0", "--output-dir", out]
         if data_dir:
             command += ["--data-dir", data_dir]
         start = time.perf_counter()
-        _, rss_mb = _run_measured(command)
+        _run(command)
+        with open(os.path.join(out, "results.json")) as f:
+            rss_mb = json.load(f)["peak_rss_mb"]  # the example's own peak
     return {"command": "python examples/mnist_two_digit.py --quick",
             "example_peak_rss_mb": round(rss_mb, 1), "rss_limit_mb": RSS_MAX_MB,
             "rss_ok": rss_mb < RSS_MAX_MB, "seconds": round(time.perf_counter() - start, 1)}
@@ -393,7 +396,9 @@ def _worker_main(argv: list[str] | None = None) -> None:
     else:
         raise SystemExit(f"Unknown worker {what!r}: expected 'step', 'checks' or "
                          "'throughput'.")
-    print(json.dumps(result))
+    from l2l.training.measure import peak_rss_mb
+
+    print(json.dumps({**result, "worker_peak_rss_mb": peak_rss_mb()}))
 
 
 if __name__ == "__main__":

@@ -17,14 +17,16 @@ True
 
 from __future__ import annotations
 
+from l2l import keras_compat
 
+
+@keras_compat.shown_as_raised
 class L2LError(Exception):
-    """Base class of every error l2l raises on purpose (bad input, missing data, ...)."""
+    """Base class of every error l2l raises on purpose (bad input, missing data, ...).
 
-    # Keras (3.x, checked with 3.15) rewrites an error raised inside a layer's `call` into
-    # "Exception encountered when calling X.call()" plus every argument, unless the error
-    # carries this (private) mark; an l2l message already names the field and the fix.
-    _keras_call_info_injected = True
+    Keras shows it as raised, even from inside a layer's `call`: the message already names
+    the field and the fix (`l2l.keras_compat.shown_as_raised`).
+    """
 
 
 class InvalidValueError(L2LError, ValueError):

@@ -208,11 +208,12 @@ def test_time_to_target_counts_training_time_until_first_reached(lower, values, 
 def test_peak_rss_is_measured_per_block():
     import numpy as np
 
-    from benchmarks.common import PeakRSS, _status_mb, row
+    from benchmarks.common import PeakRSS, row
+    from l2l.training.measure import status_mb
 
     with PeakRSS() as big:
         block = np.ones(40 * 2**20 // 8)  # 40 MiB, touched
-        during = _status_mb("VmRSS:")  # resident now, with the block
+        during = status_mb("VmRSS:")  # resident now, with the block
         del block
     with PeakRSS() as small:
         pass
@@ -230,7 +231,8 @@ def test_peak_rss_without_a_resettable_mark_is_the_process_peak(monkeypatch):
 
     import numpy as np
 
-    from benchmarks.common import PeakRSS, _status_mb
+    from benchmarks.common import PeakRSS
+    from l2l.training.measure import status_mb
 
     real_open = builtins.open
 
@@ -242,7 +244,7 @@ def test_peak_rss_without_a_resettable_mark_is_the_process_peak(monkeypatch):
     monkeypatch.setattr(builtins, "open", refuse_clear_refs)
     with PeakRSS() as process:
         block = np.ones(40 * 2**20 // 8)
-        during = _status_mb("VmRSS:")
+        during = status_mb("VmRSS:")
         del block
     assert process.scope == "process" and process.mb >= during - 1 >= process.start_mb + 34
 

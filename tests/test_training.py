@@ -44,3 +44,21 @@ def test_time_budget_rejects_a_schedule_and_a_non_positive_budget():
     budget.set_model(model)
     with pytest.raises(ValueError, match="needs a float learning rate"):
         budget.on_train_begin()
+
+
+def test_peak_rss_of_a_child_is_its_own_not_its_parents():
+    """`ru_maxrss` survives exec, so a small program started from a large process reported the
+    parent's peak; `peak_rss_mb` reads the child's own high-water mark."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from l2l.training.measure import peak_rss_mb
+
+    block = np.ones(400 * 2**20 // 8)  # 400 MiB, touched: this process's peak grows by it
+    child = subprocess.run(
+        [sys.executable, "-c", "from l2l.training.measure import peak_rss_mb as p; print(p())"],
+        capture_output=True, text=True, check=True)
+    assert peak_rss_mb() >= block.nbytes / 2**20
+    assert float(child.stdout) < 200, child.stdout  # the child alone: Python and numpy

@@ -35,6 +35,7 @@ import time
 import keras
 
 from l2l.errors import L2LError
+from l2l.keras_compat import resume_fit_at
 from l2l.training.atomic import TMP_PREFIX, atomic_path, write_json
 
 STATE_FILE = "checkpoint.json"
@@ -136,7 +137,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             raise CheckpointError(
                 f"Cannot restore the checkpoint {weights} ({type(e).__name__}: {e}). The file "
                 f"is missing or damaged; delete {self.backup_dir} to start afresh.") from e
-        _resume_fit_at(model, self.epoch)
+        resume_fit_at(model, self.epoch)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._steps_this_epoch = 0
@@ -153,7 +154,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self._save()
 
     def on_train_end(self, logs=None):
-        _resume_fit_at(self.model, None)  # a later fit of this model starts where it is told
+        resume_fit_at(self.model, None)  # a later fit of this model starts where it is told
         self._release_lock()
         if self.delete_checkpoint:
             self.delete()
@@ -257,17 +258,6 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             self._lock.close()  # closing releases the flock (so does the process dying)
             _HELD_LOCKS.pop(os.path.realpath(self._lock.name), None)
             self._lock = None
-
-
-def _resume_fit_at(model: keras.Model, epoch: int | None) -> None:
-    """Make the running `fit` continue at `epoch` (None: back to its `initial_epoch`).
-
-    A private Keras attribute, isolated here: `fit` reads `model._initial_epoch` after the
-    callbacks' `on_train_begin`, and Keras's own `keras.callbacks.BackupAndRestore` resumes
-    through it; there is no public hook (a callback cannot change `fit`'s `initial_epoch`).
-    Introduced for keras-team/keras#19179; checked with Keras 3.15.1.
-    """
-    model._initial_epoch = epoch
 
 
 def _is_ours(name: str) -> bool:

@@ -41,6 +41,7 @@ import tempfile
 from collections.abc import Iterator
 
 from l2l.errors import invalid_value
+from l2l.keras_compat import build_from_local_batch
 
 TF_CONFIG = "TF_CONFIG"
 
@@ -310,40 +311,13 @@ def enable_multi_worker_fit(model):
     if not is_multi_worker(model.distribute_strategy) or _ENABLED in vars(model):
         return model
     model.__dict__[_ENABLED] = True  # plain attribute, outside Keras's tracking
-    _build_from_local_batch(model)
+    build_from_local_batch(model)
     model.train_step = _logs_with_worker_axis(model.train_step)
     model.test_step = _logs_with_worker_axis(model.test_step)
     return model
 
 
 _ENABLED = "_l2l_multi_worker_fit"
-
-
-def _build_from_local_batch(model) -> None:
-    """Workaround for keras-team/keras#20329 (checked with Keras 3.15.1): the only private
-    Keras API l2l uses. `fit` calls the private hook `_maybe_symbolic_build(iterator=...)`,
-    which reduces a distributed batch across workers before building; this instance's hook
-    takes the local part of the batch instead and hands it to Keras's own hook. If a later
-    Keras renames the hook, this one is never called (and that Keras may not need it)."""
-    import tensorflow as tf
-    from keras import tree
-
-    keras_build = model._maybe_symbolic_build
-    strategy = model.distribute_strategy
-
-    def local(value):
-        if isinstance(value, tf.distribute.DistributedValues):
-            return strategy.experimental_local_results(value)[0]
-        return value
-
-    def build(iterator=None, data_batch=None):
-        if iterator is not None:
-            for _, _, batches in iterator:  # what Keras's hook reads: (begin, end, iterator)
-                data_batch = tree.map_structure(local, next(batches))
-                break
-        return keras_build(iterator=None, data_batch=data_batch)
-
-    model._maybe_symbolic_build = build
 
 
 def _logs_with_worker_axis(step):

@@ -27,6 +27,27 @@ def generation_rate(task: TaskDistribution, batch_size: int, seconds: float = 2.
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process since it started, in MiB (`resource.getrusage`)."""
+    """Peak resident memory of this process, in MiB.
+
+    On Linux this is the kernel's high-water mark of the process's own memory (`VmHWM` in
+    `/proc/self/status`), which starts afresh at `exec`: `resource.getrusage`'s `ru_maxrss`
+    does not, so a program started from a large parent would report the parent's peak as its
+    own. Elsewhere, `ru_maxrss`.
+    """
+    peak = status_mb("VmHWM:")
+    if peak is not None:
+        return peak
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
+
+
+def status_mb(field: str) -> float | None:
+    """A memory field of `/proc/self/status` (e.g. "VmHWM:", "VmRSS:") in MiB, if readable."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
