@@ -12,7 +12,7 @@ docs/extending.md). The registry prints the table of kinds (`python -m l2l.kinds
 >>> print(kinds.table("classification"))  # doctest: +ELLIPSIS
 | kind | learner -> predictor | idea | tasks |
 | --- | --- | --- | --- |
-| `pooled` | `PooledLearner` -> `ConditionedPredictor` | mean of an MLP of `(x, y)` (CNP) | ...
+| `pooled` | `PooledLearner` -> `ConditionedPredictor` (classes: `ClassCodePredictor`) | ...
 ...
 
 Every kind builds regression and classification models except `protonet`, `matching`,
@@ -69,6 +69,7 @@ from l2l.networks import SideBySideEncoder, conv_encoder
 from l2l.ops import check_ways
 from l2l.predictors import (
     AttentivePredictor,
+    ClassCodePredictor,
     ConditionedPredictor,
     FiLMPredictor,
     GeneratedDensePredictor,
@@ -92,8 +93,10 @@ SEQUENCE_LEARNING_RATE = 3e-3
 
 
 def _pooled(s: KindSettings):
-    ways = {"ways": s.ways} if s.task == "classification" else {}
-    return (PooledLearner(code_dim=s.width, units=s.hidden, **ways),
+    if s.task == "classification":  # one code per class: see PooledLearner's `pool`
+        return (PooledLearner(code_dim=s.width, units=s.hidden, ways=s.ways, pool="classes"),
+                ClassCodePredictor(units=s.hidden))
+    return (PooledLearner(code_dim=s.width, units=s.hidden),
             ConditionedPredictor(units=s.hidden, output_units=s.outputs, interaction=False))
 
 
@@ -163,8 +166,9 @@ def _two_digit_original(s: KindSettings):
 
 
 for _name, _build, _summary in [
-        ("pooled", _pooled, ("`PooledLearner` -> `ConditionedPredictor`",
-                             "mean of an MLP of `(x, y)` (CNP)")),
+        ("pooled", _pooled, ("`PooledLearner` -> `ConditionedPredictor` (classes: "
+                             "`ClassCodePredictor`)", "mean of an MLP of `(x, y)` (CNP); per "
+                             "class for classification")),
         ("attention", _attention, ("`AttentionLearner` -> `AttentivePredictor`",
                                    "self- and cross-attention (ANP)")),
         ("sequence", _sequence, ("`SequenceLearner` -> `ConditionedPredictor`",

@@ -149,3 +149,25 @@ def test_bad_predictor_settings_are_named():
     with pytest.raises(ValueError, match="image queries"):
         FiLMPredictor()(np.ones((2, 3, 8, 8), "f4"),
                         {WEIGHTS: {"film_scale_0": np.ones((2, 32))}})
+
+
+def test_per_class_pooling_and_class_codes_follow_a_relabelling():
+    """`PooledLearner(pool="classes")` codes are per-class means of the embedded examples,
+    padding ignored; `ClassCodePredictor` scores each class from its own code only, so
+    relabelling an episode's classes permutes the logits the same way."""
+    from l2l.learners import PooledLearner
+    from l2l.predictors import ClassCodePredictor
+
+    learner = PooledLearner(code_dim=None, ways=3, pool="classes", use_labels=False)
+    x = rng.normal(size=(1, 4, 5)).astype("float32")
+    y, mask = np.array([[0, 1, 1, 2]]), np.array([[1.0, 1.0, 0.0, 1.0]])
+    out = learner(x, y, mask)
+    expected = np.stack([x[0, 0], x[0, 1], x[0, 3]])  # class 1's second example is padding
+    np.testing.assert_allclose(out[CONTEXT_KEYS][0], expected, atol=1e-6)
+    np.testing.assert_array_equal(out[CONTEXT_MASK][0], [1, 1, 1])
+    predictor = ClassCodePredictor(units=(8,))
+    queries = rng.normal(size=(1, 6, 5)).astype("float32")
+    logits = np.asarray(predictor(queries, out))
+    perm = np.array([2, 0, 1])  # class c becomes perm[c]
+    relabelled = np.asarray(predictor(queries, learner(x, perm[y], mask)))
+    np.testing.assert_allclose(relabelled[..., perm], logits, atol=1e-5)

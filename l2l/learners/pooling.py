@@ -1,13 +1,17 @@
-"""Set-pooling learners: embed every (x, y) support pair, average into a task code."""
+"""Set-pooling learners: embed every support example, average into a task code (or one per
+class)."""
 
 from __future__ import annotations
 
 import keras
 from keras import layers, ops
 
-from l2l.learners.base import FEATURES, Learner
-from l2l.ops import apply_per_example, check_ways, label_features, masked_mean
+from l2l.errors import invalid_value
+from l2l.learners.base import CONTEXT, CONTEXT_KEYS, CONTEXT_MASK, FEATURES, Learner
+from l2l.ops import apply_per_example, check_ways, class_means, label_features, masked_mean
 from l2l.serialization import deserialize_layers, register, serialize_layers
+
+POOLS = ("set", "classes")
 
 
 @register
@@ -18,6 +22,15 @@ class PooledLearner(Learner):
     encoder, the "features" learner of the two-digit task. It is permutation invariant and
     handles any number of shots through the mask.
 
+    With `pool="classes"` (N-way classification) it pools per class instead: one code per
+    class, the masked mean of the MLP of that class's examples, as context entries keyed by
+    the codes (`CONTEXT_KEYS [B, N, D]`, `CONTEXT` the one-hot class of each entry, entry `c`
+    being class `c`; `CONTEXT_MASK` marks classes that have examples), for
+    `ClassCodePredictor`. One code
+    for the whole set must bind each image to its label inside an average, which a short run
+    does not learn: the `pooled` classifier stayed at chance (20%) on 5-way 1-shot MNIST and
+    Omniglot with `pool="set"` (`benchmarks/results/few_shot.json` before this option).
+
     Args:
         code_dim: size of the task code; `None` pools the (encoded) examples themselves, which
             makes the code a prototype in the query embedding's space.
@@ -27,6 +40,8 @@ class PooledLearner(Learner):
         use_labels: feed `support_y` to the MLP beside `x` (off when every label is the same).
         ways: for N-way classification, the number of classes: integer `support_y` is one-hot
             encoded to `ways` columns. `None` (regression, binary) uses `support_y` as numbers.
+        pool: `"set"` (one task code, `FEATURES`) or `"classes"` (one code per class, which
+            needs `ways`; labels group the examples instead of entering the MLP).
 
     Example:
 
@@ -42,10 +57,15 @@ class PooledLearner(Learner):
     """
 
     def __init__(self, code_dim: int | None = 64, units=(128,), encoder=None,
-                 use_labels: bool = True, ways: int | None = None, **kwargs):
+                 use_labels: bool = True, ways: int | None = None, pool: str = "set",
+                 **kwargs):
         super().__init__(**kwargs)
         self.code_dim, self.units, self.use_labels = code_dim, tuple(units), use_labels
         self.ways = check_ways(ways)
+        if pool not in POOLS or (pool == "classes" and self.ways is None):
+            raise invalid_value("pool", pool, f"one of {POOLS} ('classes' with ways=N)",
+                                "pool per class only for N-way classification (give ways=)")
+        self.pool = pool
         self.encoder = encoder
         self.mlp = None if code_dim is None else keras.Sequential(
             [layers.Dense(u, activation="relu") for u in self.units] + [layers.Dense(code_dim)],
@@ -59,22 +79,40 @@ class PooledLearner(Learner):
     def task_code(self, support_x, support_y, support_mask, training=None):
         """The task code `[B, D]`: the masked mean over the support set of each embedded
         example (with its label features); `call` returns it as `FEATURES`."""
+        return masked_mean(self._embedded(support_x, support_y, training), support_mask)
+
+    def class_codes(self, support_x, support_y, support_mask, training=None):
+        """`(codes [B, N, D], present [B, N])`: per class, the masked mean of its embedded
+        examples, and 1.0 where the class has examples (`pool="classes"`)."""
+        x = self._embedded(support_x, support_y, training)
+        codes, counts = class_means(x, label_features(support_y, self.ways, x.dtype),
+                                    support_mask)
+        return codes, ops.cast(counts > 0, x.dtype)
+
+    def call(self, support_x, support_y, support_mask, training=None):
+        if self.pool == "classes":
+            codes, present = self.class_codes(support_x, support_y, support_mask, training)
+            labels = ops.broadcast_to(ops.eye(self.ways, dtype=codes.dtype),
+                                      (ops.shape(codes)[0], self.ways, self.ways))
+            return {CONTEXT_KEYS: codes, CONTEXT: labels, CONTEXT_MASK: present}
+        return {FEATURES: self.task_code(support_x, support_y, support_mask, training)}
+
+    def _embedded(self, support_x, support_y, training):
+        """`[B, S, D]`: each support example through the encoder and the MLP (with its label
+        features when pooling the whole set)."""
         x = support_x
         if self.encoder is not None:
             x = apply_per_example(self.encoder, x, training=training)
         x = ops.cast(x, self.compute_dtype)
-        if self.use_labels:
+        if self.use_labels and self.pool == "set":
             x = ops.concatenate([x, label_features(support_y, self.ways, x.dtype)], axis=-1)
         if self.mlp is not None:
             x = apply_per_example(self.mlp, x, training=training)
-        return masked_mean(x, support_mask)
-
-    def call(self, support_x, support_y, support_mask, training=None):
-        return {FEATURES: self.task_code(support_x, support_y, support_mask, training)}
+        return x
 
     def get_config(self):
         return {**super().get_config(), "code_dim": self.code_dim, "units": list(self.units),
-                "use_labels": self.use_labels, "ways": self.ways,
+                "use_labels": self.use_labels, "ways": self.ways, "pool": self.pool,
                 **serialize_layers(encoder=self.encoder)}
 
     @classmethod

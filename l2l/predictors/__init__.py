@@ -6,6 +6,7 @@
 
 from l2l.predictors.attentive import AttentivePredictor
 from l2l.predictors.base import Predictor
+from l2l.predictors.class_codes import ClassCodePredictor
 from l2l.predictors.conditioned import ConditionedPredictor
 from l2l.predictors.film import FiLMPredictor
 from l2l.predictors.generated import GeneratedDensePredictor
@@ -15,6 +16,7 @@ from l2l.serialization import register
 
 __all__ = [
     "AttentivePredictor",
+    "ClassCodePredictor",
     "ConditionedPredictor",
     "FiLMPredictor",
     "GeneratedDensePredictor",
