@@ -8,7 +8,7 @@ from keras import ops
 
 from l2l.checked_model import CheckedModel
 from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
-from l2l.errors import invalid_value
+from l2l.errors import L2LError, invalid_value
 from l2l.learners.base import check_learner_output
 from l2l.ops import apply_per_example
 from l2l.serialization import deserialize_layers, register, serialize_layers
@@ -78,7 +78,7 @@ class MetaModel(CheckedModel, keras.Model):
             support_size = support_x.shape[1] or ops.shape(support_x)[1]
             both = ops.concatenate(
                 [ops.cast(support_x, "float32"), ops.cast(query_x, "float32")], axis=1)
-            both = apply_per_example(self.encoder, both, training=training)
+            both = self._encoded(both, support_x, training)
             support_x, query_x = both[:, :support_size], both[:, support_size:]
         learned = self.learner(support_x, inputs[SUPPORT_Y], inputs[SUPPORT_MASK],
                                training=training)
@@ -86,6 +86,22 @@ class MetaModel(CheckedModel, keras.Model):
         # Predictions (logits) leave the model in float32 under any dtype policy, so losses
         # stay accurate under mixed precision ("mixed_float16" / "mixed_bfloat16").
         return ops.cast(self.predictor(query_x, learned, training=training), "float32")
+
+    def _encoded(self, both, support_x, training):
+        """Every example through the encoder; one that cannot read examples of this shape (a
+        conv net given vectors, say) is named with the episode field, not its layer error."""
+        try:
+            return apply_per_example(self.encoder, both, training=training)
+        except ValueError as error:
+            if isinstance(error, L2LError):
+                raise
+            reason = str(error).strip().splitlines()[-1].strip(" '\"")
+            raise invalid_value(
+                SUPPORT_X, support_x, f"examples that the encoder `{self.encoder.name}` can "
+                "read", f"the encoder failed on examples of shape "
+                f"{tuple(support_x.shape[2:])} ({reason}); give episodes of the example shape "
+                "this model is made for (a conv encoder reads images [H, W, C]; add the "
+                "channel axis to [H, W] images)") from error
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if y is not None and y_pred is not None:

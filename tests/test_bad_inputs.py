@@ -341,6 +341,12 @@ def support_mask_of_one_half():
     fit(tiny_model(), {**x, "support_mask": np.full_like(x["support_mask"], 0.5)}, y)
 
 
+def vectors_into_a_conv_encoder():
+    x = {"support_x": np.zeros((2, 5, 6), "float32"), "support_y": np.tile(np.arange(5), (2, 1)),
+         "support_mask": np.ones((2, 5), "float32"), "query_x": np.zeros((2, 5, 6), "float32")}
+    classification_model("protonet", 5)(x)
+
+
 def loss_diverges():
     x, y = sine_inputs(4)
     model = tiny_model()
@@ -430,6 +436,9 @@ CASES = [
      r"examples of shape \(28, 28, 1\).*shape=\(2, 5, 28, 28, 3\)", r"channel counts"),
     (support_mask_of_one_half, InvalidValueError, r"`support_mask`: expected 0 \(padding\) or "
      r"1.*values from 0\.5 to 0\.5", r"does not weight them"),
+    (vectors_into_a_conv_encoder, InvalidValueError, r"`support_x`: expected examples that the "
+     r"encoder `conv_encoder` can read.*failed on examples of shape \(6,\)",
+     r"a conv encoder reads images \[H, W, C\]"),
     (loss_diverges, NonFiniteLossError, r"loss became (nan|inf) at step \d+ \(epoch 1, batch "
      r"\d+\)", r"learning rate too high.*diverging inner loop"),
 ]
