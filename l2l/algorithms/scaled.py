@@ -43,6 +43,9 @@ Example:
 >>> model = ScaleAwareMAML(net, prior="quadratic", scaled_rates=True, inner_steps=3)
 >>> [round(float(s), 3) for s in model.scales()[1][:2]]
 [0.1, 0.1]
+>>> quartic = ScaleAwareMAML(net, prior="quartic", scaled_rates=True, init_scale="stable")
+>>> round(float(quartic.scales()[1][0]), 3)  # sqrt(8 * 0.01): see `priors.stable_scale`
+0.283
 """
 
 from __future__ import annotations
