@@ -105,8 +105,10 @@ def _preset(kind: str) -> Method:
     return Method("learner", build)
 
 
-def _algorithm(cls_name: str, autostop: bool = False, **options) -> Method:
-    def build(inner_learning_rate: float = 0.01, meta_learning_rate: float = 1e-3,
+def algorithm(cls_name: str, autostop: bool = False, **options) -> Method:
+    """An "algorithm" `Method`: `l2l.algorithms.<cls_name>(network(seed), **options)` compiled
+    with Adam (`meta_learning_rate`, a number or a Keras schedule)."""
+    def build(inner_learning_rate: float = 0.01, meta_learning_rate=1e-3,
               xla: bool = True, seed: int = 0):
         import keras
 
@@ -121,14 +123,14 @@ def _algorithm(cls_name: str, autostop: bool = False, **options) -> Method:
 
 METHODS: dict[str, Method] = {
     **{kind: _preset(kind) for kind in ("pooled", "attention", "sequence", "hyper", "film")},
-    "maml": _algorithm("MAML", autostop=True, inner_steps=1),
-    "fomaml": _algorithm("MAML", inner_steps=1, first_order=True),
-    "reptile": _algorithm("Reptile", inner_steps=5),
-    "meta_sgd": _algorithm("MetaSGD", inner_steps=1),
-    "scale_rates": _algorithm("ScaleAwareMAML", inner_steps=1, prior=None, scaled_rates=True),
-    "scale_quadratic_decay": _algorithm("ScaleAwareMAML", autostop=True, inner_steps=2,
+    "maml": algorithm("MAML", autostop=True, inner_steps=1),
+    "fomaml": algorithm("MAML", inner_steps=1, first_order=True),
+    "reptile": algorithm("Reptile", inner_steps=5),
+    "meta_sgd": algorithm("MetaSGD", inner_steps=1),
+    "scale_rates": algorithm("ScaleAwareMAML", inner_steps=1, prior=None, scaled_rates=True),
+    "scale_quadratic_decay": algorithm("ScaleAwareMAML", autostop=True, inner_steps=2,
                                         prior="quadratic", scaled_rates=True, decay_after=3.0),
-    "scale_quartic": _algorithm("ScaleAwareMAML", inner_steps=2, prior="quartic",
+    "scale_quartic": algorithm("ScaleAwareMAML", inner_steps=2, prior="quartic",
                                 scaled_rates=True),
     "simplemaml": Method("peer"),
 }

@@ -11,6 +11,10 @@ distance of the adapted parameters from the mean, shaped `[B, *shape]`):
   `|delta| = s`: every parameter is pulled towards moving by its learned distance, no less and
   no more. At `delta = 0` its gradient is zero (a maximum), so it acts once the data moved
   the parameter.
+- `stable_scale`: the scale at which a prior's inner step is stable: its curvature at its
+  minimum (`1 / s^2` quadratic, `8 / s^2` quartic) times step size and weight is 1, so one
+  step near the minimum is a Newton step. Larger than 2 there, the inner loop oscillates
+  and, for the quartic's cubic gradient, diverges.
 - `scaled_rates`: per-parameter inner learning rates `lr * (s / s_ref)^2`, the step a
   Gaussian prior of variance `s^2` suggests (parameters that vary a lot between tasks move
   fast); optionally multiplied by `decay` once `|delta| > decay_after * s`, a soft trust
@@ -25,11 +29,18 @@ Example:
 [2.5]
 >>> np.round(np.asarray(quartic_penalty(delta, scale)), 4).tolist()
 [9.0]
+>>> round(stable_scale("quartic", inner_learning_rate=0.01, weight=1.0), 4)
+0.2828
 """
 
 from __future__ import annotations
 
+import math
+
 from keras import ops
+
+CURVATURE = {"quadratic": 1.0, "quartic": 8.0}
+"""Second derivative of each penalty at its minimum, times `scale^2`."""
 
 
 def _sum_per_episode(x):
@@ -46,6 +57,16 @@ def quartic_penalty(delta, scale):
     """`sum((delta^2 / scale^2 - 1)^2)` per episode; minima where `|delta| = scale`."""
     delta = ops.convert_to_tensor(delta)
     return _sum_per_episode(ops.square(ops.square(delta / ops.cast(scale, delta.dtype)) - 1.0))
+
+
+def stable_scale(prior: str, inner_learning_rate: float, weight: float = 1.0) -> float:
+    """`sqrt(CURVATURE[prior] * inner_learning_rate * weight)`: the scale at which a plain SGD
+    step on `weight * penalty` is a Newton step at the penalty's minimum.
+
+    For the quadratic at learning rate 0.01 and weight 1 that is 0.1; the quartic, 8 times as
+    curved at its minimum, needs `sqrt(8)` times the scale (0.283) for the same step.
+    """
+    return math.sqrt(CURVATURE[prior] * inner_learning_rate * weight)
 
 
 def scaled_rates(learning_rate: float, scale, reference: float, delta=None,
