@@ -154,7 +154,12 @@ class NeuralStatistician(keras.layers.Layer):
         self.pixels = math.prod(self.example_shape)
         if not self.encoder.built:
             self.encoder.build((None, *self.example_shape))
-        features = self.encoder.compute_output_shape((None, *self.example_shape))[-1]
+        features = self.encoder.compute_output_shape((None, *self.example_shape))
+        if len(features) != 2:
+            raise invalid_value("encoder", self.encoder, "a layer mapping each example to a "
+                                f"vector, not to shape {tuple(features[1:])}",
+                                "end it with keras.layers.Flatten() or a Dense layer")
+        features = features[-1]
         self.pre_pool.build((None, None, features))
         self.post_pool.build((None, None, self.units[-1]))
         self.inference.build((None, None, features + self.context_dim))
