@@ -135,6 +135,28 @@ def prototype_head(prototypes, counts):
     return kernel, ops.where(counts > 0, bias, absent)
 
 
+def gaussian_kl_terms(mean, log_std, other_mean, other_log_std):
+    """`KL(N(mean, s^2) || N(other_mean, p^2))` per coordinate of diagonal Gaussians.
+
+    Every argument broadcasts against the others (`s = exp(log_std)`, `p = exp(other_log_std)`);
+    sum the result over the coordinates of one distribution. The closed form is
+    `log(p / s) + (s^2 + (mean - other_mean)^2) / (2 p^2) - 1/2`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from l2l.ops import gaussian_kl_terms
+    >>> round(float(gaussian_kl_terms(np.log(2.0), 0.0, 0.0, 0.0)), 6)  # (log 2)^2 / 2
+    0.240227
+    """
+    mean = ops.convert_to_tensor(mean)
+    log_std, other_mean, other_log_std = (ops.cast(v, mean.dtype)
+                                          for v in (log_std, other_mean, other_log_std))
+    return (other_log_std - log_std
+            + (ops.exp(2 * log_std) + ops.square(mean - other_mean))
+            / (2 * ops.exp(2 * other_log_std)) - 0.5)
+
+
 def key_mask(mask, num_queries):
     """Support mask `[B, S]` as an attention mask `[B, T, S]` (bool): attend to real examples."""
     mask = ops.cast(mask, "bool")

@@ -16,11 +16,13 @@ docs/extending.md). The registry prints the table of kinds (`python -m l2l.kinds
 ...
 
 Every kind builds regression and classification models except `protonet`, `matching`,
-`versa` and `memory` (classification only; `memory` trains on its own memory loss) and the
-two-digit kinds (`two_digit_model` only). `width` and `depth` set every hidden size and the
-number of hidden layers (attention blocks) at once; tests use tiny ones. Regression models
-output `[B, Q]` for one target (`[B, Q, D]` for `output_units=D`); classification models
-output logits `[B, Q, ways]` for integer labels `0..ways-1`.
+`versa`, `memory`, `statistician` and `statistician_elbo` (classification only; `memory` trains
+on its own memory loss, the statistician kinds on the ELBO of `l2l.statistician` plus, for
+`statistician`, the episode's cross-entropy at weight 1) and the two-digit kinds
+(`two_digit_model` only). `width` and `depth` set every hidden size and the number of hidden
+layers (attention blocks) at once; tests use tiny ones. Regression models output `[B, Q]` for one
+target (`[B, Q, D]` for `output_units=D`); classification models output logits `[B, Q, ways]`
+for integer labels `0..ways-1`.
 
 For the two-digit same-number task, `two_digit_model`:
 
@@ -62,6 +64,7 @@ from l2l.learners import (
     PooledLearner,
     PrototypeHeadGenerator,
     SequenceLearner,
+    SupportSetLearner,
     VersaHeadGenerator,
 )
 from l2l.models import MetaModel
@@ -76,7 +79,10 @@ from l2l.predictors import (
     MatchingPredictor,
     MemoryLoss,
     NearestKeyPredictor,
+    StatisticianPredictor,
+    WeightedCrossEntropy,
 )
+from l2l.statistician import NeuralStatistician
 from l2l.validation import check_learning_rate
 
 __all__ = ["CLASSIFICATION_KINDS", "REGRESSION_KINDS", "TWO_DIGIT_KINDS", "KindSettings",
@@ -143,6 +149,14 @@ def _film(s: KindSettings):
             FiLMPredictor(blocks=blocks, head="prototypes", input_scale=s.input_scale), None)
 
 
+def _statistician(s: KindSettings):
+    # The statistician's own encoder reads the raw examples (the likelihood needs the pixels),
+    # so the model has no shared encoder; the context is `width` wide, every MLP `s.hidden`.
+    statistician = NeuralStatistician(s.image_encoder(), context_dim=s.width, units=s.hidden,
+                                      decoder_units=(4 * s.width,), input_scale=s.input_scale)
+    return SupportSetLearner(s.ways), StatisticianPredictor(statistician), None
+
+
 def _digit_encoder() -> SideBySideEncoder:
     return SideBySideEncoder(conv_encoder((16, 32, 64), units=64, name="digit_encoder"), parts=2)
 
@@ -197,6 +211,13 @@ register_kind("memory", summary=("`KeyValueMemory` -> `NearestKeyPredictor`",
                                  "Kaiser et al.'s memory module (margin loss)"),
               classification=lambda s: (KeyValueMemory(s.ways), NearestKeyPredictor()),
               loss=lambda s: MemoryLoss(margin=0.1))
+register_kind("statistician", shared_encoder=False, classification=_statistician,
+              summary=("`SupportSetLearner` -> `StatisticianPredictor`",
+                       "Neural Statistician: nearest context by KL; ELBO + episode loss"))
+register_kind("statistician_elbo", shared_encoder=False, classification=_statistician,
+              loss=lambda s: WeightedCrossEntropy(0.0),
+              summary=("`SupportSetLearner` -> `StatisticianPredictor`",
+                       "Neural Statistician trained on the ELBO only, as in the paper"))
 register_kind("features", two_digit=_two_digit_features,
               summary=("`PooledLearner` -> `ConditionedPredictor`",
                        "prototype of a number, from a shared digit encoder"))

@@ -55,7 +55,7 @@ from l2l.algorithms.functional import stack_params
 from l2l.episodes import QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
 from l2l.errors import invalid_value
 from l2l.keras_compat import update_loss_metric
-from l2l.ops import masked_mean
+from l2l.ops import gaussian_kl_terms, masked_mean
 from l2l.serialization import register
 
 LOG_2PI = math.log(2 * math.pi)
@@ -75,11 +75,7 @@ def gaussian_kl(mean, log_std, prior_mean, prior_log_std):
     >>> float(gaussian_kl(np.zeros((1, 2)), np.zeros((1, 2)), np.zeros(2), np.zeros(2))[0])
     0.0
     """
-    mean, log_std = ops.convert_to_tensor(mean), ops.convert_to_tensor(log_std)
-    prior_log_std = ops.cast(prior_log_std, mean.dtype)
-    terms = (prior_log_std - log_std
-             + (ops.exp(2 * log_std) + ops.square(mean - ops.cast(prior_mean, mean.dtype)))
-             / (2 * ops.exp(2 * prior_log_std)) - 0.5)
+    terms = gaussian_kl_terms(mean, log_std, prior_mean, prior_log_std)
     return ops.sum(ops.reshape(terms, (ops.shape(terms)[0], -1)), axis=1)
 
 

@@ -23,6 +23,7 @@ from l2l.learners.mann import MANNLearner
 from l2l.learners.matching import MatchingLearner
 from l2l.learners.pooling import PooledLearner
 from l2l.learners.sequence import SequenceLearner, online_predictions
+from l2l.learners.support_set import SupportSetLearner
 from l2l.serialization import register
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "PooledLearner",
     "PrototypeHeadGenerator",
     "SequenceLearner",
+    "SupportSetLearner",
     "VersaHeadGenerator",
     "online_predictions",
     "register",

@@ -12,6 +12,7 @@ from l2l.predictors.film import FiLMPredictor
 from l2l.predictors.generated import GeneratedDensePredictor
 from l2l.predictors.matching import MatchingPredictor
 from l2l.predictors.nearest_key import MemoryLoss, NearestKeyPredictor
+from l2l.predictors.statistician import StatisticianPredictor, WeightedCrossEntropy
 from l2l.serialization import register
 
 __all__ = [
@@ -24,5 +25,7 @@ __all__ = [
     "MemoryLoss",
     "NearestKeyPredictor",
     "Predictor",
+    "StatisticianPredictor",
+    "WeightedCrossEntropy",
     "register",
 ]
