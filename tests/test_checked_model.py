@@ -71,7 +71,7 @@ PROBLEMS = {"support_label": r"`support_y`: expected class labels in 0\.\.2.*fro
 
 # Every way in, every model family and every kind of bad value, each at least once.
 CASES = [("arrays", protonet, "support_label"), ("arrays", maml, "mask"),
-         ("dataset", protonet, "query_nan"), ("dataset", maml, "support_label"),
+         ("dataset", maml, "query_nan"), ("dataset", maml, "support_label"),
          ("generator", protonet, "mask"), ("train_on_batch", maml, "query_nan"),
          ("evaluate", protonet, "support_label"), ("predict", maml, "mask")]
 
