@@ -369,6 +369,11 @@ def _label(r: dict) -> str:
     return LABELS.get(r["method"], r["method"].replace("_", " "))
 
 
+def _per_digit(r: dict) -> str:
+    size = r["settings"]["train_images_per_class"]
+    return "all training images" if size == "all" else f"{size} images per digit"
+
+
 def plot_adaptation(picture: dict, fig) -> None:
     """Draw the adaptation `picture` (see `adaptation_picture`) into `fig` (a Figure or
     SubFigure): a row before adaptation, then one row per test image."""
@@ -463,8 +468,8 @@ def summarize(result: dict) -> str:
               "error of its redrawing of all of them) except the two *shown pixels* "
               "baselines', which read only the shown ones. k of k-NN, by leave-one-out on "
               "the training images: " + ", ".join(
-                  f"{_label(r)}, {r['settings']['train_images_per_class']} per digit: "
-                  f"k = {r['k']}" for r in rows if "k" in r) + "."]
+                  f"{_label(r)} with {_per_digit(r)}: k = {r['k']}"
+                  for r in rows if "k" in r) + "."]
     recon = [r for r in rows if r["method"] == "reconstruction"]
     present = [b for b in BASELINES if any(f"vs_{b}" in r for r in recon)]
     lines += ["", "Reconstruction minus each baseline, percentage points, paired over the same "
@@ -475,6 +480,5 @@ def summarize(result: dict) -> str:
     for r in recon:
         cells = [f"{100 * r[f'vs_{b}']['difference']:+.1f} ± {100 * r[f'vs_{b}']['ci95']:.1f} "
                  f"({verdict_verb(r[f'vs_{b}'])})" for b in present]
-        lines.append(f"| {_label(r)}, {r['settings']['train_images_per_class']} per digit | "
-                     + " | ".join(cells) + " |")
+        lines.append(f"| {_label(r)}, {_per_digit(r)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
