@@ -52,7 +52,8 @@ the pixels and the three images), each drawn on one scale before and after. Maps
 rows of hex bytes (`decode_map`).
 
 Budget: 2 training sets x 10 digits x 300 meta-updates plus scoring, about 5 minutes on 2 CPU
-cores, plus about 2 minutes for the four CNNs and the k-NN searches (quick: 2 digits, 10
+cores, plus about 2 minutes for the four CNNs and the k-NN searches (9.6 minutes in all at a
+load average of 4-5 on the shared machine; quick: 2 digits, 10
 images each, 10 meta-updates, 60 CNN updates, 30 test images). Not done: several seeds, longer
 meta-training, more shown pixels, the 60,000 training images.
 """
