@@ -12,7 +12,8 @@
 - `median_interval(values)`: the row fields of a median (`ci95` None: a median has no
   symmetric half-width; `median_ci95` its order-statistic interval, or None below 6 values).
 - `paired_difference(values, baseline)` and `verdict(...)`: a method against its baseline on
-  the same scored items, and the plain sentence saying whether it beats it.
+  the same scored items, and the plain sentence saying whether it beats it (`verdict_verb`:
+  just its verb, for a table).
 - `accuracy_bars(rows, group, label, ...)`: a bar chart of accuracies with their 95% CIs.
 - `progress.plan(total)` and `progress.cell(label)`: a benchmark's progress, shown by
   `python -m benchmarks run` (`l2l.progress`); no-ops when nothing shows it.
@@ -376,26 +377,40 @@ def verdict(method: str, baseline: str, comparison: dict, unit: str = "points") 
     'ft does not beat scratch (+0.4 ± 1.0 points, paired over 10)'
     """
     d, ci = 100 * comparison["difference"], 100 * comparison["ci95"]
+    return f"{method} {verdict_verb(comparison)} {baseline} ({d:+.1f} ± {ci:.1f} {unit}, " \
+           f"paired over {comparison['pairs']})"
+
+
+def verdict_verb(comparison: dict) -> str:
+    """"beats" (the whole 95% interval of the `paired_difference` above zero), "is worse than"
+    (all below) or "does not beat".
+
+    >>> verdict_verb({"difference": -0.05, "ci95": 0.03, "pairs": 500})
+    'is worse than'
+    """
+    d, ci = comparison["difference"], comparison["ci95"]
     if d - ci > 0:
-        verb = "beats"
-    elif d + ci < 0:
-        verb = "is worse than"
-    else:
-        verb = "does not beat"
-    return f"{method} {verb} {baseline} ({d:+.1f} ± {ci:.1f} {unit}, paired over " \
-           f"{comparison['pairs']})"
+        return "beats"
+    if d + ci < 0:
+        return "is worse than"
+    return "does not beat"
 
 
 def accuracy_bars(rows: list[dict], group, label, *, chance: float | None, title: str,
-                  xlabel: str = ""):
+                  xlabel: str = "", ax=None):
     """A bar chart of accuracy (95% CI) per row: one cluster per `group(row)`, one bar colour
-    per `label(row)`, chance as a dotted line. Returns the matplotlib Figure."""
+    per `label(row)`, chance as a dotted line. Returns the matplotlib Figure (a new one, or
+    that of `ax` when given: a panel of a larger picture)."""
     import matplotlib.pyplot as plt
 
     groups = list(dict.fromkeys(group(r) for r in rows))
     labels = list(dict.fromkeys(label(r) for r in rows))
     width = 0.8 / len(labels)
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.0 + 0.4 * len(labels) * len(groups)) + 2.4, 3.8))
+    own = ax is None
+    if own:
+        _, ax = plt.subplots(figsize=(max(4.0, 1.0 + 0.4 * len(labels) * len(groups)) + 2.4,
+                                      3.8))
+    fig = ax.figure
     x = np.arange(len(groups))
     for i, name in enumerate(labels):
         by = {group(r): r for r in rows if label(r) == name}
@@ -412,5 +427,6 @@ def accuracy_bars(rows: list[dict], group, label, *, chance: float | None, title
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
+    if own:
+        fig.tight_layout()
     return fig

@@ -4,6 +4,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -12,6 +13,7 @@ if str(ROOT) not in sys.path:  # `benchmarks` is a folder of the checkout, not a
 
 from benchmarks import reconstruction, runner, schema, transfer  # noqa: E402
 from benchmarks.common import paired_difference, verdict  # noqa: E402
+from l2l.episode_store import read_episode_set  # noqa: E402
 
 
 def _quick(name, tmp_path, **options):
@@ -28,8 +30,8 @@ def test_quick_reconstruction_scores_method_and_baselines_on_the_same_images(mni
                                                                              tmp_path):
     result = _quick("reconstruction", tmp_path, data_dir=mnist_dir)
     rows, settings = result["rows"], result["settings"]
-    assert [r["method"] for r in rows] == ["reconstruction", "initialisation_only",
-                                           "nearest_class_mean"]
+    assert [r["method"] for r in rows] == ["reconstruction", *reconstruction.BASELINES]
+    by = {r["method"]: r for r in rows}
     assert settings["ways"] == 2 and settings["chance"] == 0.5
     n = settings["test_images"]
     assert {r["episodes"] for r in rows} == {n} and len({r["scored_on"] for r in rows}) == 1
@@ -39,13 +41,35 @@ def test_quick_reconstruction_scores_method_and_baselines_on_the_same_images(mni
     assert rows[0]["vs_nearest_class_mean"]["pairs"] == n
     compared = rows[0]["vs_nearest_class_mean"]["difference"]
     assert compared == pytest.approx(rows[0]["mean"] - rows[2]["mean"], abs=1e-6)
-    # 0 vs 1 from 10 images each: both the method and the pixel-space baseline beat chance
-    assert rows[0]["mean"] >= 0.7 and rows[2]["mean"] >= 0.8
+    # 0 vs 1 from 10 images each: the method and the pixel-space baselines beat chance
+    assert rows[0]["mean"] >= 0.7 and by["nearest_class_mean"]["mean"] >= 0.8
+    assert by["knn_all_pixels"]["mean"] >= 0.8 and by["knn_shown_pixels"]["mean"] >= 0.7
+    assert by["cnn_all_pixels"]["mean"] >= 0.7 and by["cnn_shown_pixels"]["mean"] >= 0.6
+    assert by["knn_shown_pixels"]["pixels_read"] == 100 == rows[0]["pixels_adapted_on"]
+    assert by["knn_all_pixels"]["pixels_read"] == 784 == rows[0]["pixels_read"]
+    assert by["knn_all_pixels"]["k"] in settings["knn_candidates"]
+    assert all(f"vs_{b}" in rows[0] for b in reconstruction.BASELINES)
     stored = sorted(p.name for p in (tmp_path / "episodes").iterdir())
     assert stored == [f"{rows[0]['scored_on']}.h5"]
     summary = reconstruction.summarize(result)
     assert "| 10 |" in summary and "reconstruction, 1 step" in summary
-    assert "nearest class mean (" in summary and "initialisation only (" in summary
+    assert "| CNN, shown pixels |" in summary and "k = " in summary
+    picture = settings["picture"]  # digit 1's model adapted to three test images of a 1
+    assert picture["digit"] == 1 and picture["test_steps"] == 1
+    test = read_episode_set(tmp_path / "episodes" / stored[0])[0][picture["episodes"]]
+    original = np.stack([reconstruction.decode_map(m) for m in picture["original"]])
+    np.testing.assert_allclose(original.reshape(3, -1), test.query_y[..., 0], atol=0.5 / 255)
+    shown = np.take_along_axis(original.reshape(3, -1), np.array(picture["shown"]), 1)
+    np.testing.assert_allclose(shown, test.support_y[..., 0], atol=0.5 / 255)
+    assert [np.shape(reconstruction.decode_map(m)) for m in picture["reconstruction"]] == [
+        (28, 28)] * 3
+    assert np.array(picture["shown"]).shape == (3, 100)
+    assert [len(h["units"]) for h in picture["hidden"]] == [4, 4]
+    for h in picture["hidden"]:
+        assert len(h["before"]) == 4 and np.array(h["after"]).shape == (3, 4, 28)
+        assert h["mean_change"] == sorted(h["mean_change"], reverse=True)
+        decoded = reconstruction.decode_map(h["after"][2][0], h["scale"][0])
+        assert decoded.shape == (28, 28) and 0 <= decoded.min() <= decoded.max() <= h["scale"][0]
 
 
 def test_quick_transfer_always_runs_the_scratch_baseline(mnist_dir, tmp_path):

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from l2l.algorithms import MAML
-from l2l.systems.reconstruction import ReconstructionClassifier, coordinate_mlp
+from l2l.systems.reconstruction import (
+    ReconstructionClassifier,
+    adaptation_trace,
+    coordinate_mlp,
+    hidden_activations,
+)
 from l2l.tasks import ImageAsDataset
 
 CLASSES = [1, 7]
@@ -90,3 +95,29 @@ def test_errors_are_named(held_out, tmp_path):
     with pytest.raises(TypeError, match="GradientMetaLearner"):
         ReconstructionClassifier([0, 1], build=coordinate_mlp, shots=4, queries=4).fit(
             images, np.array([0, 1, 0, 1]), steps=1)
+
+
+def test_adaptation_trace_is_the_adapted_network_layer_by_layer():
+    keras.utils.set_random_seed(0)
+    model = MAML(coordinate_mlp(units=(5, 4)), inner_learning_rate=0.5, test_steps=2)
+    images = np.random.default_rng(0).random((3, 4, 4)).astype("float32")
+    episodes = ImageAsDataset(images, shots=6).fixed_episodes(3, seed=0)
+    trace = adaptation_trace(model, episodes)  # test_steps (2) inner steps
+
+    def forward(w1, b1, w2, b2, w3, b3):  # per episode, by hand
+        h1 = np.maximum(np.einsum("bnx,bxu->bnu", episodes.query_x, w1) + b1[:, None], 0)
+        h2 = np.maximum(np.einsum("bnx,bxu->bnu", h1, w2) + b2[:, None], 0)
+        return h1, h2, (np.einsum("bnx,bxu->bnu", h2, w3) + b3[:, None])[..., 0]
+
+    adapted = [np.asarray(p) for p in model.adapt(episodes.inputs(), steps=2).params]
+    initial = [np.broadcast_to(v.numpy(), (3, *v.shape)) for v in model.model.weights]
+    for when, params in (("after", adapted), ("before", initial)):
+        h1, h2, out = forward(*params)
+        for got, want in zip(trace[f"hidden_{when}"] + [trace[when]], (h1, h2, out),
+                             strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(trace["after"], model.predict(episodes.inputs(), verbose=0)[
+        ..., 0], rtol=1e-5, atol=1e-6)
+    assert np.abs(trace["hidden_after"][1] - trace["hidden_before"][1]).max() > 1e-3
+    with pytest.raises(ValueError, match="hidden Dense layers"):
+        hidden_activations(model, adapted, episodes.query_x, layers=(2,))

@@ -1,7 +1,10 @@
 """Stand-alone systems built on l2l's core, kept apart from it.
 
 - `l2l.systems.reconstruction`: recognition as reconstruction, one meta-learned
-  reconstruction model per class (`ReconstructionClassifier`).
+  reconstruction model per class (`ReconstructionClassifier`), and `adaptation_trace`, what
+  one of them makes of an image before and after adapting (reconstruction, hidden units).
+- `l2l.systems.pixel_baselines`: the pixel-space classifiers set beside it (k-NN with k by
+  leave-one-out, a small CNN), on whole images or on only the pixels an episode shows.
 - `l2l.systems.transfer`: transfer by activation, keeping the hidden units new data switches
   on (`transfer_by_activation`).
 

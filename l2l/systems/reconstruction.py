@@ -39,6 +39,7 @@ import keras
 import numpy as np
 
 from l2l.algorithms import MAML, GradientMetaLearner
+from l2l.algorithms.functional import batched_call
 from l2l.episodes import Episode
 from l2l.errors import InvalidTypeError, InvalidValueError
 from l2l.evaluation import Score, mean_ci95, per_episode_mse
@@ -65,6 +66,56 @@ def default_meta_model() -> GradientMetaLearner:
     model = MAML(coordinate_mlp(), inner_steps=1, inner_learning_rate=0.1)
     model.compile(keras.optimizers.Adam(1e-3))
     return model
+
+
+def hidden_activations(meta_model: GradientMetaLearner, params: list, x,
+                       layers: Sequence[int] = (0, -1)) -> list[np.ndarray]:
+    """`[B, n, units]` outputs of hidden Dense `layers` (indices among the hidden layers of
+    the wrapped `keras.Sequential`, the output layer excluded) for inputs `x [B, n, ...]`,
+    with per-episode `params` (`Adaptation.params`)."""
+    model = meta_model.model
+    dense = [i for i, layer in enumerate(model.layers)
+             if isinstance(layer, keras.layers.Dense)][:-1]
+    if not isinstance(model, keras.Sequential) or not dense:
+        raise InvalidTypeError(f"hidden_activations needs a keras.Sequential with Dense hidden "
+                               f"layers (e.g. coordinate_mlp), got {type(model).__name__}.")
+    outputs = []
+    for layer in layers:
+        if not -len(dense) <= layer < len(dense):
+            raise InvalidValueError(f"layers must index the {len(dense)} hidden Dense layers "
+                                    f"(0..{len(dense) - 1}, or negative), got {layer}.")
+        head = keras.Sequential([keras.Input(model.input_shape[1:]),
+                                 *model.layers[:dense[layer] + 1]])
+        outputs.append(np.asarray(batched_call(
+            head, params[:len(head.trainable_variables)],
+            keras.ops.convert_to_tensor(x, model.trainable_variables[0].dtype))))
+    return outputs
+
+
+def adaptation_trace(meta_model: GradientMetaLearner, episodes: Episode,
+                     layers: Sequence[int] = (0, -1), steps: int | None = None) -> dict:
+    """What one meta-model makes of each episode, before and after adapting to its support set.
+
+    Returns `before` and `after` (`[B, n]` predictions on the queries, first output channel:
+    the initialisation's render, then the reconstruction after `steps` inner steps,
+    `meta_model.test_steps` if None) and `hidden_before`, `hidden_after` (one `[B, n, units]`
+    array per entry of `layers`, see `hidden_activations`). With `queries="all"` episodes
+    (`ImageAsDataset`) each `[n]` is an image in raster order.
+
+    >>> from l2l.algorithms import MAML
+    >>> task = ImageAsDataset(np.zeros((2, 4, 4)), shots=5)
+    >>> trace = adaptation_trace(MAML(coordinate_mlp((8, 6))), task.fixed_episodes(2, seed=0))
+    >>> trace["after"].shape, [h.shape for h in trace["hidden_after"]]
+    ((2, 16), [(2, 16, 8), (2, 16, 6)])
+    """
+    inputs = episodes.inputs()
+    trace = {}
+    for when, k in (("before", 0), ("after", steps)):
+        params = meta_model.adapt(inputs, steps=k).params
+        trace[when] = np.asarray(meta_model.call_with_params(params, episodes.query_x))[..., 0]
+        trace[f"hidden_{when}"] = hidden_activations(meta_model, params, episodes.query_x,
+                                                     layers)
+    return trace
 
 
 class ReconstructionClassifier:

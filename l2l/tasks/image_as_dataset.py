@@ -161,6 +161,26 @@ class ImageAsDataset(TaskDistribution):
                              f"queries='all'), got shape {values.shape}.")
         return values.reshape(values.shape[:1] + self.image_shape)
 
+    def pixel_index(self, x: np.ndarray) -> np.ndarray:
+        """The raster index of each pixel position `x [..., 2]` (the inverse of
+        `coordinates`): e.g. which pixels an episode's support set shows.
+
+        >>> task = ImageAsDataset(np.zeros((1, 3, 4)), shots=2)
+        >>> task.pixel_index(task.coordinates[[0, 5, 11]]).tolist()
+        [0, 5, 11]
+        """
+        x = np.asarray(x)
+        if x.shape[-1:] != (2,):
+            raise InvalidValueError(f"pixel_index needs positions (row, col) in the last axis "
+                                    f"([..., 2]), got shape {x.shape}.")
+        size = np.asarray(self.image_shape[:2])
+        cell = np.rint((x + 1.0) / 2.0 * (size - 1)).astype("int64")
+        if cell.min(initial=0) < 0 or (cell >= size).any():
+            raise InvalidValueError(
+                f"pixel_index needs positions in [-1, 1] (as in coordinates), got values in "
+                f"[{x.min():g}, {x.max():g}].")
+        return cell[..., 0] * size[1] + cell[..., 1]
+
     def sample(self, batch_size: int, rng: np.random.Generator) -> Episode:
         return self.sample_with_info(batch_size, rng)[0]
 
