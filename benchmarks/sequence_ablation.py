@@ -13,7 +13,9 @@ count, 50 queries). One row per (probe, k).
 
 Factors: capacity (`units128`, `layers2`, `embed2`), input scaling (`scale_x`, `scale_y`),
 the label encoding (`pairs`: `(x_t, y_t)` instead of `(x_t, y_{t-1})`, `pool`), the
-predictor (`compare`), truncation (`shots20`: train on 1..20 examples only), the training
+predictor (`compare`: comparison features `[q, c, q * c, |q - c|]`; `query_mlp`: the same
+after a ReLU MLP of the query, so that the code can weight learned functions of `x`),
+truncation (`shots20`: train on 1..20 examples only), the training
 signal (`support_loss`: `l2l.models.CausalMetaModel`, every support target predicted from
 the examples before it), learning rate (`lr3e-3`, `lr3e-4`), gradient clipping (`clip1`).
 Training length is the `steps` option. Budget: about 1-3 minutes per probe on 2 loaded CPU
@@ -31,7 +33,7 @@ from benchmarks.common import PeakRSS, progress, row, stored_episodes
 
 BASE = {"units": 64, "lstm_layers": 1, "embed_units": None, "delay_labels": True,
         "pool_outputs": False, "input_scale": 1.0, "label_scale": 1.0, "interaction": False,
-        "predictor_units": (128, 128), "learning_rate": 1e-3, "clipnorm": None,
+        "query_units": None, "predictor_units": (128, 128), "learning_rate": 1e-3, "clipnorm": None,
         "support_loss_weight": 0.0, "train_max_shots": None, "batch_size": 32}
 """The recipe every probe starts from: the `"sequence"` kind of `l2l.presets` at width 64,
 depth 2, as it was when issue 14 was filed."""
@@ -44,6 +46,7 @@ PROBES: dict[str, dict] = {
     "pairs": {"delay_labels": False},
     "pool": {"pool_outputs": True},
     "compare": {"interaction": True},
+    "query_mlp": {"interaction": True, "query_units": (128, 128)},
     "scale_x": {"input_scale": 0.2},
     "scale_y": {"label_scale": 0.2},
     "shots20": {"train_max_shots": 20},
@@ -85,7 +88,9 @@ def build(settings: dict, steps: int):
                               lstm_layers=settings["lstm_layers"],
                               input_scale=settings["input_scale"],
                               label_scale=settings["label_scale"])
-    predictor = ConditionedPredictor(units=settings["predictor_units"],
+    query = None if settings["query_units"] is None else keras.Sequential(
+        [keras.layers.Dense(u, activation="relu") for u in settings["query_units"]])
+    predictor = ConditionedPredictor(units=settings["predictor_units"], encoder=query,
                                      interaction=settings["interaction"])
     model = CausalMetaModel(learner, predictor,
                             support_loss_weight=settings["support_loss_weight"])

@@ -262,7 +262,8 @@ def regression_model(kind: str = "pooled", output_units: int = 1, width: int = 6
                             outputs=output_units)
     model_kind = kinds.get_kind(kind, "regression")
     learner, predictor, encoder = model_kind.build(settings)
-    model = MetaModel(learner, predictor, encoder=encoder, name=f"{kind}_regression")
+    model_class = model_kind.models.get("regression", MetaModel)
+    model = model_class(learner, predictor, encoder=encoder, name=f"{kind}_regression")
     learning_rate = _default_rate(model_kind, learning_rate)
     model.compile(optimizer=keras.optimizers.Adam(check_learning_rate(learning_rate)),
                   loss=model_kind.loss(settings) if model_kind.loss else "mse",
@@ -299,7 +300,8 @@ def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | Non
     if model_kind.shared_encoder:
         settings = dataclasses.replace(settings, encoder=settings.image_encoder())
     learner, predictor, encoder = model_kind.build(settings)
-    model = MetaModel(learner, predictor, encoder=encoder, name=f"{kind}_{ways}way")
+    model_class = model_kind.models.get("classification", MetaModel)
+    model = model_class(learner, predictor, encoder=encoder, name=f"{kind}_{ways}way")
     return compile_classification(model, _default_rate(model_kind, learning_rate), jit_compile,
                                   loss=model_kind.loss(settings) if model_kind.loss else None)
 
