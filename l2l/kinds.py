@@ -90,7 +90,7 @@ class ModelKind:
     summary: tuple[str, str] = ("", "")
     shared_encoder: bool = True
     loss: Callable[[KindSettings], object] | None = None
-    learning_rate: float | None = None
+    learning_rate: float | dict[str, float] | None = None
     models: dict[str, Callable] = dataclasses.field(default_factory=dict)
 
     def build(self, settings: KindSettings) -> tuple:
@@ -113,7 +113,8 @@ def register_kind(name: str, *, classification: Builder | None = None,
                   regression: Builder | None = None, two_digit: Builder | None = None,
                   summary: tuple[str, str] = ("", ""), shared_encoder: bool = True,
                   loss: Callable[[KindSettings], object] | None = None,
-                  learning_rate: float | None = None, models: dict[str, Callable] | None = None,
+                  learning_rate: float | dict[str, float] | None = None,
+                  models: dict[str, Callable] | None = None,
                   replace: bool = False) -> ModelKind:
     """Register the kind `name`: a builder per task it supports (at least one).
 
@@ -127,7 +128,8 @@ def register_kind(name: str, *, classification: Builder | None = None,
             encoder (`settings.encoder`); `False` when the kind places the encoder itself.
         loss: `loss(settings) -> keras loss` for a kind trained on a loss of its own (the
             memory module's margin loss); None: the task's usual loss (cross-entropy, MSE).
-        learning_rate: the kind's default Adam learning rate, when `1e-3` is not its best.
+        learning_rate: the kind's default Adam learning rate, when `1e-3` is not its best;
+            a dict gives it by task (`{"regression": 1e-2}`; other tasks keep 1e-3).
         models: the model class by task where it is not `l2l.models.MetaModel`, called as
             `cls(learner, predictor, encoder=..., name=...)` (e.g. `{"regression":
             CausalMetaModel}`).
