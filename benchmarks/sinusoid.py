@@ -154,8 +154,14 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         test_episodes: int | None = None, width: int | None = None, depth: int = 2,
         inner_learning_rate: float = 0.01, meta_learning_rate: float = 1e-3,
         test_steps: int = 10, xla: bool | None = None, simplemaml_updates: int | None = None,
-        simplemaml_meta_learning_rate: float = 0.01) -> dict:
-    """Train each method once on ragged shots, score it at every shot count."""
+        simplemaml_meta_learning_rate: float = 0.01, curve_shots: int | None = None) -> dict:
+    """Train each method once on ragged shots, score it at every shot count.
+
+    With `curve_shots`, every learner is also scored with the first k = 1..`curve_shots`
+    examples of one stored `curve_shots`-shot test set (its row at the largest shot count
+    carries the curve as `curve`: k, mean, ci95), and training covers 1..`curve_shots` shots
+    when that is more than the largest shot count.
+    """
     import keras
 
     from l2l.evaluation import mean_ci95, per_episode_mse
@@ -176,13 +182,18 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     width = width or (16 if quick else 64)
     xla = (not quick) if xla is None else xla
     simplemaml_updates = simplemaml_updates or (1 if quick else 40)
-    max_shots = max(shots)
+    if curve_shots is not None and curve_shots < 1:
+        raise ValueError(f"curve_shots must be a positive shot count, got {curve_shots!r}.")
+    max_shots = max(shots + (curve_shots or 0,))
 
     tests = {k: stored_episodes(SinusoidTask(shots=k, queries=eval_queries),
                                 f"sinusoid-{k}shot-q{eval_queries}", n_test, "test")
              for k in shots}
     zero = {k: round(mean_ci95(per_episode_mse(np.zeros_like(t.query_y), t.query_y))[0], 4)
             for k, t in tests.items()}
+    curve_test = None if curve_shots is None else stored_episodes(
+        SinusoidTask(shots=curve_shots, queries=eval_queries),
+        f"sinusoid-{curve_shots}shot-q{eval_queries}", n_test, "test")
     train = SinusoidTask(shots=(1, max_shots), queries=train_queries)
     rows, notes = [], []
     progress.plan(len(methods))
@@ -218,6 +229,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
                 # Algorithms are scored by an uncompiled copy (no XLA for a few predictions).
                 scorer = model if learner else model.with_options(**changes)
                 scored.append((scorer, {k: score(scorer, tests[k]) for k in shots}))
+            curve = None if curve_test is None or not learner else mse_curve(model, curve_test)
             update = seconds_per_update(model, train.episodes(size, seed=seed + 1))
         common = {"family": method.family, "steps": out["steps"],
                   "episodes_trained": out["steps"] * size, "seconds_per_update": update,
@@ -231,9 +243,10 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
                     "shots": k, "test_steps": scorer.test_steps,
                     "stop_tolerance": scorer.stop_tolerance}
                 own_loop = learner or scorer.test_steps == model.test_steps
+                extra = {"curve": curve} if curve is not None and k == max(shots) else {}
                 rows += _row(name, scores[k], settings, seed, memory, out["train_seconds"],
                              notes, published=PUBLISHED.get(name, {}).get(k) if own_loop else None,
-                             **common)
+                             **common, **extra)
         keras.backend.clear_session()
     settings = {
         "methods": methods, "shots": shots, "train_shots": [1, max_shots], "interval": INTERVAL,
@@ -242,6 +255,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         "batch_size": batch_size, "meta_batch_size": meta_batch_size,
         "train_queries": train_queries, "eval_queries": eval_queries, "test_episodes": n_test,
         "width": width, "depth": depth, "learning_rate": meta_learning_rate,
+        "curve_shots": curve_shots,
         "lr_schedule": "cosine to zero over the time budget", "maml_mse": MAML_MSE,
         "published_mse": PUBLISHED, "baseline_zero_mse": zero,
         "algorithms": {"network": "1-40-40-1 ReLU", "inner_learning_rate": inner_learning_rate,
@@ -267,6 +281,13 @@ def score(model, test) -> dict:
     mean, ci95 = mean_ci95(mse[finite]) if finite.any() else (None, None)
     return {"mean": mean, "ci95": ci95, "episodes": int(finite.sum()),
             "episodes_scored": int(mse.size), "diverged_episodes": int((~finite).sum())}
+
+
+def mse_curve(model, test) -> dict:
+    """`{"k", "mean", "ci95"}`: MSE on `test` with its first k support examples, every k."""
+    ks = list(range(1, test.support_x.shape[1] + 1))
+    scored = [score(model, test.first_support(k)) for k in ks]
+    return {"k": ks, "mean": [s["mean"] for s in scored], "ci95": [s["ci95"] for s in scored]}
 
 
 def _row(name: str, scored: dict, settings: dict, seed: int, memory, train_seconds: float,
@@ -317,6 +338,7 @@ def recompute(result: dict) -> dict:
         r.update(_beats(r["mean"], r["ci95"], r["settings"]["shots"], r["published_mse"]))
     labels = {label(r) for r in rows}
     generated = ("One seed,", "Published figures", "Adaptation diverged (MSE",
+                 *(f"{label(r)} by support examples seen" for r in rows),
                  "Trained on ragged", "Failed to learn", "Diverging inner loop")
     kept = [n for n in result["notes"]
             if not n.startswith(generated) and n.split(": ")[0] not in labels]
@@ -464,6 +486,13 @@ def _notes(rows: list[dict], minutes: float, zero: dict[int, float]) -> list[str
              "from the papers, not re-run: 70,000 meta-updates of 25 tasks, each trained per "
              "shot count, so 'beats' compares results on the same task distribution and "
              "metric, not equal compute."]
+    for r in rows:
+        if r.get("curve"):
+            by = dict(zip(r["curve"]["k"], r["curve"]["mean"], strict=True))
+            notes.append(f"{label(r)} by support examples seen (one stored "
+                         f"{max(by)}-shot test set cut to its first k): MSE " + ", ".join(
+                             f"{by[k]:.3f} at k={k}" for k in (1, 2, 5, 10, 20, 35, 50)
+                             if k in by) + ".")
     diverged = [f"{label(r)}: {r['settings']['shots']}-shot {mse_label(r)} "
                 f"({r['diverged_episodes']} of {r['episodes_scored']} diverged)"
                 for r in rows if r["diverged_episodes"]]
@@ -519,7 +548,14 @@ def plot(result: dict):
     labels = list(dict.fromkeys(label(r) for r in rows))
     shots = list(dict.fromkeys(r["settings"]["shots"] for r in rows))
     width = 0.8 / len(shots)
-    fig, ax = plt.subplots(figsize=(max(7, 0.45 * len(labels) + 2), 4.2))
+    curves = [r for r in rows if r.get("curve")]
+    width_in = max(7, 0.45 * len(labels) + 2)
+    if curves:  # a second panel: MSE against the examples seen, 1..curve_shots
+        fig, (ax, side) = plt.subplots(1, 2, figsize=(width_in + 5, 4.2),
+                                       gridspec_kw={"width_ratios": [width_in, 5]})
+        _plot_curves(side, curves, result)
+    else:
+        fig, ax = plt.subplots(figsize=(width_in, 4.2))
     x = np.arange(len(labels))
     for i, k in enumerate(shots):
         by = {label(r): r for r in rows if r["settings"]["shots"] == k}
@@ -540,6 +576,21 @@ def plot(result: dict):
                  f"({result['mode']} run)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _plot_curves(ax, curves: list[dict], result: dict) -> None:
+    """MSE (95% band) against the number of support examples seen, one line per method."""
+    for r in curves:
+        k, mean, ci = (np.array(r["curve"][key], dtype=float) for key in ("k", "mean", "ci95"))
+        line, = ax.plot(k, mean, label=label(r))
+        ax.fill_between(k, np.maximum(mean - ci, 1e-6), mean + ci, alpha=0.2,
+                        color=line.get_color())
+    ax.set_yscale("log")
+    ax.set_xlabel("support examples seen k")
+    ax.set_ylabel("test MSE")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    ax.set_title(f"MSE by examples seen (1..{result['settings']['curve_shots']})", fontsize=9)
 
 
 def summarize(result: dict) -> str:

@@ -90,7 +90,8 @@ class ModelKind:
     summary: tuple[str, str] = ("", "")
     shared_encoder: bool = True
     loss: Callable[[KindSettings], object] | None = None
-    learning_rate: float | None = None
+    learning_rate: float | dict[str, float] | None = None
+    models: dict[str, Callable] = dataclasses.field(default_factory=dict)
 
     def build(self, settings: KindSettings) -> tuple:
         """`(learner, predictor, encoder)` for `settings.task` (see the module docstring)."""
@@ -112,7 +113,9 @@ def register_kind(name: str, *, classification: Builder | None = None,
                   regression: Builder | None = None, two_digit: Builder | None = None,
                   summary: tuple[str, str] = ("", ""), shared_encoder: bool = True,
                   loss: Callable[[KindSettings], object] | None = None,
-                  learning_rate: float | None = None, replace: bool = False) -> ModelKind:
+                  learning_rate: float | dict[str, float] | None = None,
+                  models: dict[str, Callable] | None = None,
+                  replace: bool = False) -> ModelKind:
     """Register the kind `name`: a builder per task it supports (at least one).
 
     Args:
@@ -125,7 +128,11 @@ def register_kind(name: str, *, classification: Builder | None = None,
             encoder (`settings.encoder`); `False` when the kind places the encoder itself.
         loss: `loss(settings) -> keras loss` for a kind trained on a loss of its own (the
             memory module's margin loss); None: the task's usual loss (cross-entropy, MSE).
-        learning_rate: the kind's default Adam learning rate, when `1e-3` is not its best.
+        learning_rate: the kind's default Adam learning rate, when `1e-3` is not its best;
+            a dict gives it by task (`{"regression": 1e-2}`; other tasks keep 1e-3).
+        models: the model class by task where it is not `l2l.models.MetaModel`, called as
+            `cls(learner, predictor, encoder=..., name=...)` (e.g. `{"regression":
+            CausalMetaModel}`).
         replace: allow replacing a registered kind of that name (otherwise an error, so two
             kinds never silently share a name).
     """
@@ -140,7 +147,11 @@ def register_kind(name: str, *, classification: Builder | None = None,
     if name in _KINDS and not replace:
         raise invalid_value("name", name, f"a name not registered yet (registered: "
                             f"{sorted(_KINDS)})", "pick another name or pass replace=True")
-    kind = ModelKind(name, builders, tuple(summary), bool(shared_encoder), loss, learning_rate)
+    unknown = sorted(set(models or {}) - set(builders))
+    if unknown:
+        raise invalid_value("models", sorted(models), f"tasks the kind builds ({list(builders)})")
+    kind = ModelKind(name, builders, tuple(summary), bool(shared_encoder), loss, learning_rate,
+                     dict(models or {}))
     _KINDS[name] = kind
     return kind
 

@@ -9,7 +9,7 @@ from keras import ops
 from l2l.checked_model import CheckedModel
 from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
 from l2l.errors import L2LError, invalid_value
-from l2l.learners.base import check_learner_output
+from l2l.learners.base import FEATURES, check_learner_output
 from l2l.ops import apply_per_example
 from l2l.serialization import deserialize_layers, register, serialize_layers
 from l2l.validation import (
@@ -65,6 +65,16 @@ class MetaModel(CheckedModel, keras.Model):
         self._input_signature = None
 
     def call(self, inputs, training=None):
+        inputs, support_x, query_x = self._embedded(inputs, training)
+        learned = self.learner(support_x, inputs[SUPPORT_Y], inputs[SUPPORT_MASK],
+                               training=training)
+        check_learner_output(learned, self.learner)
+        # Predictions (logits) leave the model in float32 under any dtype policy, so losses
+        # stay accurate under mixed precision ("mixed_float16" / "mixed_bfloat16").
+        return ops.cast(self.predictor(query_x, learned, training=training), "float32")
+
+    def _embedded(self, inputs, training):
+        """The checked inputs and the support and query examples through the encoder."""
         check_episode_inputs(inputs, "MetaModel")
         if self._input_signature is None:
             self._input_signature = {k: (tuple(inputs[k].shape[1:]), _dtype_name(inputs[k]))
@@ -80,12 +90,7 @@ class MetaModel(CheckedModel, keras.Model):
                 [ops.cast(support_x, "float32"), ops.cast(query_x, "float32")], axis=1)
             both = self._encoded(both, support_x, training)
             support_x, query_x = both[:, :support_size], both[:, support_size:]
-        learned = self.learner(support_x, inputs[SUPPORT_Y], inputs[SUPPORT_MASK],
-                               training=training)
-        check_learner_output(learned, self.learner)
-        # Predictions (logits) leave the model in float32 under any dtype policy, so losses
-        # stay accurate under mixed precision ("mixed_float16" / "mixed_bfloat16").
-        return ops.cast(self.predictor(query_x, learned, training=training), "float32")
+        return inputs, support_x, query_x
 
     def _encoded(self, both, support_x, training):
         """Every example through the encoder; one that cannot read examples of this shape (a
@@ -139,6 +144,88 @@ class MetaModel(CheckedModel, keras.Model):
         fill = {SUPPORT_MASK: np.ones}
         self({k: fill.get(k, np.zeros)((1, *shape), dtype=dtype)
               for k, (shape, dtype) in signature.items()})
+
+
+@register
+class CausalMetaModel(MetaModel):
+    """A `MetaModel` also trained to predict each support target from the examples before it.
+
+    For learners that read the support set in order and expose the code after every step
+    (`step_codes(support_x, support_y, support_mask) -> [B, S, D]`, whose last step is the
+    learner's `"features"`, e.g. `SequenceLearner`). In
+    training, besides the loss on the queries, the predictor answers every support `x_t`
+    from the code of the examples before `t` (one pass of the learner gives both) and
+    `support_loss_weight` times the mean squared error of those answers over the real
+    support steps is added: the dense training signal of Hochreiter et al. (2001), whose
+    LSTM was trained to predict every `y_t` of the sequence, so that one episode teaches
+    every support size at once, not only the one cut for its queries. Regression only (the
+    added loss is a squared error). At inference it is a plain `MetaModel`.
+
+    Example:
+
+    >>> import numpy as np, keras
+    >>> from l2l.learners import SequenceLearner
+    >>> from l2l.models import CausalMetaModel
+    >>> from l2l.predictors import ConditionedPredictor
+    >>> from l2l.tasks import SinusoidTask
+    >>> model = CausalMetaModel(SequenceLearner(units=8),
+    ...                         ConditionedPredictor(units=(8,), interaction=False))
+    >>> model.compile("adam", "mse")
+    >>> inputs, targets = SinusoidTask(shots=5).episodes(4, seed=0).as_fit_data()
+    >>> loss = model.train_on_batch(inputs, targets)
+    >>> len(model.losses)  # the support loss of the last training call
+    1
+    """
+
+    def __init__(self, learner, predictor, encoder=None, support_loss_weight: float = 1.0,
+                 **kwargs):
+        if not callable(getattr(learner, "step_codes", None)):
+            raise invalid_value("learner", learner, "a learner with step_codes (e.g. "
+                                "SequenceLearner)", "use MetaModel for other learners")
+        if isinstance(support_loss_weight, bool) or not isinstance(
+                support_loss_weight, (int, float)) or not support_loss_weight >= 0:
+            raise invalid_value("support_loss_weight", support_loss_weight,
+                                "a number >= 0 (0 trains on the queries alone)")
+        super().__init__(learner, predictor, encoder=encoder, **kwargs)
+        self.support_loss_weight = float(support_loss_weight)
+
+    def call(self, inputs, training=None):
+        if not training or not self.support_loss_weight:
+            return super().call(inputs, training=training)
+        inputs, support_x, query_x = self._embedded(inputs, training)
+        support_y, mask = inputs[SUPPORT_Y], inputs[SUPPORT_MASK]
+        # One pass of the learner: the code after each step; the last one (a padded step
+        # repeats the code before it) answers the queries, the one before step t answers x_t.
+        codes = self.learner.step_codes(support_x, support_y, mask, training=training)
+        before = ops.concatenate([ops.zeros_like(codes[:, :1]), codes[:, :-1]], axis=1)
+        predictions = step_predictions(self.predictor, support_x, before, training)
+        target = ops.cast(support_y, predictions.dtype)
+        if len(target.shape) == len(predictions.shape) + 1:
+            target = target[..., 0]
+        error = ops.square(predictions - target)
+        while len(error.shape) > 2:
+            error = ops.mean(error, axis=-1)
+        weights = ops.cast(mask, error.dtype)
+        self.add_loss(self.support_loss_weight * ops.sum(error * weights)
+                      / ops.maximum(ops.sum(weights), 1.0))
+        answers = self.predictor(query_x, {FEATURES: codes[:, -1]}, training=training)
+        return ops.cast(answers, "float32")
+
+    def get_config(self):
+        return {**super().get_config(), "support_loss_weight": self.support_loss_weight}
+
+
+def step_predictions(predictor, support_x, codes, training=None):
+    """The predictor's answer to each support example `x_t` from `codes[:, t]`: `[B, S, ...]`.
+
+    `support_x [B, S, ...]` (already encoded), `codes [B, S, D]`: each step is one episode of
+    one query, so any predictor that reads `{"features": code}` answers it.
+    """
+    batch, steps = ops.shape(support_x)[0], ops.shape(support_x)[1]
+    flat_x = ops.reshape(support_x, (batch * steps, 1, *support_x.shape[2:]))
+    flat_codes = ops.reshape(codes, (batch * steps, codes.shape[-1]))
+    y = predictor(flat_x, {FEATURES: flat_codes}, training=training)
+    return ops.reshape(y, (batch, steps, *y.shape[2:]))
 
 
 def _dtype_name(x) -> str:

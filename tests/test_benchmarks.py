@@ -275,15 +275,19 @@ def _quick(name, tmp_path, **options):
 def test_quick_sinusoid_scores_each_shot_count_on_stored_episodes(tmp_path):
     result, stored = _quick("sinusoid", tmp_path, methods=("pooled",), shots=(5, 10),
                             minutes_per_method=0.001, steps_per_epoch=1, batch_size=4,
-                            test_episodes=20, width=8, depth=1)
+                            test_episodes=20, width=8, depth=1, curve_shots=12)
     rows = result["rows"]
     assert [(r["method"], r["settings"]["shots"]) for r in rows] == [("pooled", 5),
                                                                      ("pooled", 10)]
     assert all(r["metric"] == "mse" and r["episodes"] == 20 and r["mean"] > 0 for r in rows)
     assert all(r["seconds_per_update"] > 0 and r["maml_mse"] in (1.13, 0.77) for r in rows)
-    assert result["settings"]["train_shots"] == [1, 10]
+    assert result["settings"]["train_shots"] == [1, 12]  # training covers the curve
     assert stored == ["sinusoid-10shot-q50-test-n20-seed0.h5",
+                      "sinusoid-12shot-q50-test-n20-seed0.h5",
                       "sinusoid-5shot-q50-test-n20-seed0.h5"]
+    curve = rows[-1]["curve"]  # on the row of the largest shot count: k = 1..curve_shots
+    assert "curve" not in rows[0] and curve["k"] == list(range(1, 13))
+    assert all(m > 0 for m in curve["mean"]) and len(curve["ci95"]) == 12
     from benchmarks.sinusoid import published_verdict, summarize
 
     verdicts = " / ".join(published_verdict(r, r["maml_mse"]) for r in rows)

@@ -17,7 +17,7 @@ import numpy as np
 from keras import layers, ops
 
 from l2l.episodes import QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y, Episode
-from l2l.errors import InvalidValueError
+from l2l.errors import InvalidValueError, invalid_value
 from l2l.learners.base import FEATURES, Learner
 from l2l.ops import (
     apply_per_example,
@@ -43,7 +43,8 @@ class DelayedLabelLSTMCell(keras.layers.Layer):
     of `x_t` and `y_t` (the sufficient statistics of a least-squares fit) in one step,
     instead of carrying `x_t` in the state until its label arrives. `embed_units` are the
     hidden sizes of the ReLU MLP that embeds each step before the LSTM (default one layer
-    of `units`).
+    of `units`). `lstm_layers` stacks LSTM cells; the output is then `[h, c]` of the top cell,
+    then those of the cells below it (top first), then `y_t`.
 
     Example:
 
@@ -55,39 +56,51 @@ class DelayedLabelLSTMCell(keras.layers.Layer):
     """
 
     def __init__(self, units: int, label_dim: int, delay_labels: bool = True,
-                 embed_units=None, **kwargs):
+                 embed_units=None, lstm_layers: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.units, self.label_dim, self.delay_labels = units, label_dim, bool(delay_labels)
         self.embed_units = tuple(embed_units) if embed_units is not None else (units,)
+        if isinstance(lstm_layers, bool) or not isinstance(lstm_layers, int) or lstm_layers < 1:
+            raise invalid_value("lstm_layers", lstm_layers, "a positive integer (stacked LSTMs)")
+        self.lstm_layers = lstm_layers
         self.embed = keras.Sequential([layers.Dense(u, activation="relu")
                                        for u in self.embed_units], name="embed")
-        self.lstm = layers.LSTMCell(units, name="lstm")
-        self.state_size = [units, units, label_dim]
-        self.output_size = 2 * units + label_dim
+        # The first cell keeps its old name, so one-layer models load as before.
+        self.lstms = [layers.LSTMCell(units, name="lstm" if i == 0 else f"lstm_{i}")
+                      for i in range(self.lstm_layers)]
+        self.state_size = [units, units] * self.lstm_layers + [label_dim]
+        self.output_size = 2 * units * self.lstm_layers + label_dim
 
     def build(self, input_shape):
         self.embed.build((input_shape[0], input_shape[-1]))  # [x_t, y_prev]: the same size
-        self.lstm.build((input_shape[0], self.embed_units[-1]))
+        for i, lstm in enumerate(self.lstms):
+            lstm.build((input_shape[0], self.embed_units[-1] if i == 0 else self.units))
         self.built = True
 
     def call(self, inputs, states, training=None):
-        h, c, previous_label = states
+        previous_label = states[-1]
         x, label = inputs[:, :-self.label_dim], inputs[:, -self.label_dim:]
         shown = previous_label if self.delay_labels else label
         step = self.embed(ops.concatenate([x, shown], axis=-1), training=training)
-        _, (h, c) = self.lstm(step, [h, c], training=training)
-        return ops.concatenate([h, c, label], axis=-1), [h, c, label]
+        new = []
+        for i, lstm in enumerate(self.lstms):
+            step, (h, c) = lstm(step, [states[2 * i], states[2 * i + 1]], training=training)
+            new += [h, c]
+        top_first = new[-2:] + new[:-2]
+        return ops.concatenate([*top_first, label], axis=-1), [*new, label]
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "label_dim": self.label_dim,
-                "delay_labels": self.delay_labels, "embed_units": list(self.embed_units)}
+                "delay_labels": self.delay_labels, "embed_units": list(self.embed_units),
+                "lstm_layers": self.lstm_layers}
 
 
 @register
 class SequenceLearner(Learner):
     """An LSTM over the support examples in their given order; its final state is the code.
 
-    The task code `"features" [B, 2 * units + label_size]` is the state `[h, c, y_last]` after
+    The task code `"features" [B, 2 * units * lstm_layers + label_size]` is the state
+    `[h, c, y_last]` (every cell's `h, c`, the top cell's first) after
     the last real support example: pair it with `ConditionedPredictor(interaction=False)`,
     which then answers each query from `x_q` and that state, like the LSTM's next step. Padded
     steps (mask 0) do not change the state, wherever they are. Not permutation invariant by
@@ -105,6 +118,11 @@ class SequenceLearner(Learner):
         pool_outputs: append to the code the running mean of the LSTM outputs `h` over the
             real steps so far (an average is what a least-squares fit of many examples
             needs, and an LSTM alone must learn a 1/t gate to compute one).
+        lstm_layers: stacked LSTM cells (the code holds every cell's state, the top one's
+            first).
+        input_scale, label_scale: constants multiplying `x` and `y` before the step
+            embedding, so that inputs of another range (sinusoid `x` in [-5, 5]) reach the
+            network at about unit scale; the code's copy of `y_t` is scaled too.
 
     Example:
 
@@ -123,17 +141,24 @@ class SequenceLearner(Learner):
 
     def __init__(self, units: int = 64, encoder=None, ways: int | None = None,
                  delay_labels: bool = True, embed_units=None, pool_outputs: bool = False,
+                 lstm_layers: int = 1, input_scale: float = 1.0, label_scale: float = 1.0,
                  **kwargs):
         super().__init__(**kwargs)
         self.pool_outputs = bool(pool_outputs)
         self.units, self.encoder, self.ways = units, encoder, check_ways(ways)
         self.delay_labels = bool(delay_labels)
         self.embed_units = tuple(embed_units) if embed_units is not None else None
+        self.lstm_layers = lstm_layers
+        for name, value in (("input_scale", input_scale), ("label_scale", label_scale)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise invalid_value(name, value, "a positive number")
+        self.input_scale, self.label_scale = float(input_scale), float(label_scale)
 
     def build(self, support_x_shape, support_y_shape=None, support_mask_shape=None):
         cell = DelayedLabelLSTMCell(self.units, label_size(support_y_shape, self.ways),
                                     delay_labels=self.delay_labels,
-                                    embed_units=self.embed_units, name="cell")
+                                    embed_units=self.embed_units,
+                                    lstm_layers=self.lstm_layers, name="cell")
         self.rnn = layers.RNN(cell, return_sequences=True, name="rnn")
         self.built = True  # the RNN builds on first call, once the encoder's output is known
 
@@ -142,7 +167,9 @@ class SequenceLearner(Learner):
         if not self.built:  # called directly, not through __call__, before any model call
             self(support_x, support_y, support_mask, training=training)
         x = encoded_vectors(self.encoder, support_x, self, self.compute_dtype, training)
-        steps = ops.concatenate([x, label_features(support_y, self.ways, x.dtype)], axis=-1)
+        steps = ops.concatenate([x * self.input_scale,
+                                 label_features(support_y, self.ways, x.dtype) * self.label_scale],
+                                axis=-1)
         codes = self.rnn(steps, mask=ops.cast(support_mask, "bool"), training=training)
         if not self.pool_outputs:
             return codes
@@ -174,6 +201,8 @@ class SequenceLearner(Learner):
     def get_config(self):
         return {**super().get_config(), "units": self.units, "ways": self.ways,
                 "delay_labels": self.delay_labels, "pool_outputs": self.pool_outputs,
+                "lstm_layers": self.lstm_layers, "input_scale": self.input_scale,
+                "label_scale": self.label_scale,
                 "embed_units": None if self.embed_units is None else list(self.embed_units),
                 **serialize_layers(encoder=self.encoder)}
 
@@ -217,14 +246,12 @@ def online_predictions(model, inputs: Episode | dict, batch_size: int = 256) -> 
 
 
 def _online(model, inputs):
+    from l2l.models import step_predictions
+
     support_x = inputs[SUPPORT_X]
     if model.encoder is not None:
         support_x = apply_per_example(model.encoder, ops.cast(support_x, "float32"),
                                       training=False)
     codes = model.learner.online_codes(support_x, inputs[SUPPORT_Y], inputs[SUPPORT_MASK],
                                        training=False)
-    batch, steps = support_x.shape[0], support_x.shape[1]
-    flat_x = ops.reshape(support_x, (batch * steps, 1, *support_x.shape[2:]))
-    flat_codes = ops.reshape(codes, (batch * steps, codes.shape[-1]))
-    y = model.predictor(flat_x, {FEATURES: flat_codes}, training=False)
-    return ops.reshape(y, (batch, steps, *y.shape[2:]))
+    return step_predictions(model.predictor, support_x, codes, training=False)
