@@ -15,10 +15,12 @@ with XLA off and on, the pfor engine's seconds and the speedup, and a plain supe
 the same network over the same images, for the overhead ratio (target <= 3.5 on CPU).
 
 Default: 2 way counts x 6 methods x 1.0 minute + scoring (1,000 episodes per cell) + about 6
-minutes of timing: planned as about 20 minutes on 2 CPU cores (not yet run in full: the
-first attempt was stopped on a machine loaded ~15x beyond its cores). Not done: hours of
-training (papers train 40,000-60,000 meta-updates on a GPU), the full background set, several
-seeds.
+minutes of timing. Measured: the 5-way half (`-o ways=5 -o speed=false`) took about 9 minutes
+on a quiet 2-core CPU; the 20-way half (`-o ways=20 -o speed=false --tag 20way`) 22 minutes
+at load ~4, where one minute buys MAML 18 meta-updates and ProtoNet 58 steps: its figures
+show how little a minute is at 20 ways, not what the methods can do. Not done: hours of
+training (papers train 40,000-60,000 meta-updates on a GPU), the full background set,
+several seeds.
 """
 
 from __future__ import annotations

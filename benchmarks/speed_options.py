@@ -17,14 +17,15 @@ episodes x 8 queries per step, MNIST from `-o data_dir=...` / $L2L_DATA_DIR) it 
 3. row `example --quick`, metric "peak_rss_mb": the peak resident memory of
    `examples/mnist_two_digit.py --quick` run as a subprocess (must stay under 2 GB).
 4. with `-o checks=true`, row `input checks`, metric "overhead_percent": what l2l's per-step
-   input checks cost on the same training step (`l2l.validation`'s in-graph value checks and
-   `fit`'s `StopOnNonFiniteLoss`), in one worker holding two copies of the model, one traced
-   with the checks and one without (`l2l.validation.runtime_checks(False)`,
-   `stop_on_non_finite_loss = False`). The two alternate, epoch by epoch, which goes first
-   switching each round, so that load from other processes falls on both alike; the figure is
-   the median over rounds of the paired step-time ratio, minus one (must stay under 3%). On a
-   loaded machine that ratio is noisy; `checks_alone_percent_of_step` (the checks' ops timed
-   on their own, 200 calls, median, over the step time) bounds their cost more tightly.
+   input checks (`l2l.validation`'s in-graph value checks) cost on the same training step, in
+   one worker holding two copies of the model, one traced with the checks and one without
+   (`l2l.validation.runtime_checks(False)`). They take `train_on_batch` steps in alternation
+   (`steps x epochs` pairs, which goes first switching every pair, on the same batches), so
+   that load from other processes falls on both alike; the figure is the median of the paired
+   step-time ratios, minus one, with its order-statistic 95% interval (must stay under 3%).
+   Both sides read each step's loss, as `fit`'s `StopOnNonFiniteLoss` does, so that cost is
+   in both. `checks_alone_percent_of_step` (the checks' ops timed on their own, 200 calls,
+   median, over the step time) bounds their cost from the other side.
 
 The `jit=off/float32` row measures what `throughput`'s `train/features` row at batch 32 does, on
 purpose: each option is compared with a baseline timed the same way (its own worker process,
@@ -105,7 +106,8 @@ def run(quick: bool = False, seed: int = 0, *, steps: int | None = None,
         rows.append(row("input checks", "overhead_percent", cost["overhead_percent"],
                         ci95=None, median_ci95=cost["overhead_percent_median_ci95"],
                         episodes=BATCH * steps * epochs * 2,
-                        settings={"rounds": epochs}, seed=seed, memory=_process_peak(rss),
+                        settings={"paired_steps": steps * epochs}, seed=seed,
+                        memory=_process_peak(rss),
                         **{k: v for k, v in cost.items()
                            if k not in ("overhead_percent",
                                         "overhead_percent_median_ci95")}))
@@ -219,10 +221,9 @@ def measure_step(jit: bool, policy: str, steps: int, epochs: int, data_dir, seed
 
 
 def measure_check_cost(steps: int, rounds: int, data_dir, seed: int) -> dict:
-    """Per-step cost of the input checks: two copies of the model, with and without them,
-    trained in alternation in this process (see the module docstring)."""
+    """Per-step cost of the input checks: two copies of the model, one traced with the checks
+    and one without, stepped in alternation in this process (see the module docstring)."""
     import keras
-    import tensorflow as tf
 
     from l2l.presets import two_digit_model
     from l2l.validation import runtime_checks
@@ -230,25 +231,17 @@ def measure_check_cost(steps: int, rounds: int, data_dir, seed: int) -> dict:
     keras.utils.set_random_seed(seed)
     task = _task(data_dir)
     batches = [task.episodes(BATCH, seed, i).as_fit_data() for i in range(8)]
-    data = tf.data.Dataset.from_tensor_slices(
-        tf.nest.map_structure(lambda *xs: tf.stack(xs), *batches)).repeat()
-    with_checks, without = two_digit_model(KIND), two_digit_model(KIND)
-    without.stop_on_non_finite_loss = False
-    seconds = {True: [], False: []}
-
-    def epoch(checked: bool) -> None:
-        timer = _epoch_timer()
+    models = {True: two_digit_model(KIND), False: two_digit_model(KIND)}
+    for checked, model in models.items():  # the first call traces: with the checks or not
         with runtime_checks(checked):
-            (with_checks if checked else without).fit(
-                data, steps_per_epoch=steps, epochs=1, callbacks=[timer], shuffle=False,
-                verbose=0)
-        seconds[checked].append(timer.seconds[0] / steps)
-
-    epoch(True), epoch(False)  # warm-up: tracing
+            model.train_on_batch(*batches[0])
     seconds = {True: [], False: []}
-    for r in range(rounds):
-        for checked in ((True, False) if r % 2 == 0 else (False, True)):
-            epoch(checked)
+    for step in range(steps * rounds):
+        batch = batches[step % len(batches)]
+        for checked in ((True, False) if step % 2 == 0 else (False, True)):
+            start = time.perf_counter()
+            models[checked].train_on_batch(*batch)  # returns the loss: both wait for the step
+            seconds[checked].append(time.perf_counter() - start)
     ratios = [a / b for a, b in zip(seconds[True], seconds[False], strict=True)]
     interval = median_interval([100 * (r - 1) for r in ratios])["median_ci95"]
     alone = _checks_alone_seconds(batches[0])
@@ -260,7 +253,7 @@ def measure_check_cost(steps: int, rounds: int, data_dir, seed: int) -> dict:
             "overhead_percent_mean": round(100 * (statistics.fmean(ratios) - 1), 2),
             "step_seconds_with_checks": round(statistics.median(seconds[True]), 4),
             "step_seconds_without_checks": round(statistics.median(seconds[False]), 4),
-            "rounds": rounds, "steps_per_round": steps, "limit_percent": 3.0}
+            "paired_steps": len(ratios), "limit_percent": 3.0}
 
 
 def _checks_alone_seconds(batch, calls: int = 200) -> float:
