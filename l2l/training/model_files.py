@@ -83,6 +83,7 @@ def load_model(path: str | os.PathLike, **kwargs) -> keras.Model:
     import l2l.online  # noqa: F401
     import l2l.predictors  # noqa: F401
     import l2l.second_order  # noqa: F401
+    import l2l.statistician  # noqa: F401
     import l2l.testing  # noqa: F401  (OutputProbe, in models check_learner saved)
 
     unknown = _unknown_classes(config, kwargs.get("custom_objects") or {})
