@@ -166,6 +166,20 @@ def test_headline_of_the_stored_results_links_each_row_to_its_section():
     assert "1.13 (MAML)" in table and "98.8% (protonet)" in table
 
 
+def test_headline_quotes_the_newest_maml_timing_beside_the_grids_simplemaml():
+    results = readme.load_results(runner.RESULTS_DIR)
+    grid = next(r for r in results if r["benchmark"] == "sinusoid" and not r.get("tag"))
+    maml = {**next(r for r in grid["rows"] if r["method"] == "maml"),
+            "seconds_per_update": 0.0123}
+    retimed = {**grid, "tag": "retimed", "date": "2999-01-01T00:00:00+00:00", "rows": [maml]}
+    table = readme.headline([*results, retimed])
+    line = next(x for x in table.splitlines() if x.startswith("| MAML meta-update"))
+    assert "**12.3 ms**" in line and "2999-01-01" in line
+    simple = next(r for r in grid["rows"] if r["method"] == "simplemaml")
+    assert f"{1000 * simple['seconds_per_update']:.0f} ms (`simplemaml`" in line
+    assert "benchmarks/results/sinusoid-retimed.json" in line
+
+
 def test_sinusoid_verdicts_are_one_table_column_not_a_sentence_per_row():
     result = next(r for r in readme.load_results(runner.RESULTS_DIR)
                   if r["benchmark"] == "sinusoid")
