@@ -38,6 +38,8 @@ from l2l.training.measure import peak_rss_mb, status_mb
 
 EVALUATION_SEED = 0
 """The seed of every stored evaluation set: the same episodes for every method and run."""
+VALIDATION_SEED = 1
+"""The seed of the validation sets of task families without data splits (`stored_episodes`)."""
 
 LOWER_IS_BETTER = ("mse", "loss")
 """Metrics where smaller is better (a target is reached by falling to it)."""
@@ -138,15 +140,17 @@ def episode_dir() -> Path:
     return Path(os.environ.get(EPISODE_DIR_ENV) or DEFAULT_EPISODE_DIR)
 
 
-def stored_episodes(task: TaskDistribution, name: str, num_episodes: int, split: str) -> Episode:
+def stored_episodes(task: TaskDistribution, name: str, num_episodes: int, split: str,
+                    seed: int = EVALUATION_SEED) -> Episode:
     """The `num_episodes` evaluation episodes of `task`'s `split`, from the episode store.
 
     `name` identifies the set among a benchmark's sets (e.g. "two_digit-strict-1shot"); the
-    file is `<episode dir>/<name>-<split>-n<num_episodes>-seed<EVALUATION_SEED>.h5`.
+    file is `<episode dir>/<name>-<split>-n<num_episodes>-seed<seed>.h5`. A task family
+    without data splits (sinusoids, quadratics) draws every split from the same stream, so its
+    validation set takes `VALIDATION_SEED` to be disjoint from the test set.
     """
-    path = episode_dir() / f"{name}-{split}-n{num_episodes}-seed{EVALUATION_SEED}.h5"
-    return episode_set(path, task, num_episodes, EVALUATION_SEED, split,
-                       regenerate=STORE.regenerate)
+    path = episode_dir() / f"{name}-{split}-n{num_episodes}-seed{seed}.h5"
+    return episode_set(path, task, num_episodes, seed, split, regenerate=STORE.regenerate)
 
 
 class PeakRSS:
@@ -236,7 +240,8 @@ def time_to_target_callback(target: float, monitor: str, clock, lower_is_better:
 def train_and_evaluate(model, train_data, test: Episode | None, *, minutes: float,
                        steps_per_epoch: int, validation: Episode | None = None,
                        metric: str = "accuracy", target: float | None = None,
-                       max_epochs: int = 100_000, anneal: bool = False) -> dict:
+                       max_epochs: int = 100_000, anneal: bool = False,
+                       monitor: str | None = None) -> dict:
     """Train `model` on `train_data` for `minutes` of training time, then score it on `test`.
 
     Validation (if given) runs after every epoch of `steps_per_epoch` steps and is not counted
@@ -253,7 +258,9 @@ def train_and_evaluate(model, train_data, test: Episode | None, *, minutes: floa
 
     Returns `mean`, `ci95`, `episodes` (test), `train_seconds`, `epochs`, `steps`,
     `time_to_target_seconds`, `time_to_target_epoch` and `val_curve` (per-epoch validation
-    metric, empty without validation).
+    metric, empty without validation). The validation log read is `monitor`, by default
+    `val_<metric>` (a model compiled with MSE as its loss and no metric logs it as
+    `val_loss`).
     """
     from l2l.callbacks import StopOnNonFiniteLoss
     from l2l.evaluation import evaluate
@@ -264,9 +271,10 @@ def train_and_evaluate(model, train_data, test: Episode | None, *, minutes: floa
     # A NaN or infinite training loss stops the benchmark with NonFiniteLossError at that step.
     callbacks = [StopOnNonFiniteLoss(), budget,
                  *_tensorboard_callbacks(validation if validation is not None else test)]
+    monitor = monitor or f"val_{metric}"
     reach = None
     if target is not None and validation is not None:
-        reach = time_to_target_callback(target, f"val_{metric}", budget,
+        reach = time_to_target_callback(target, monitor, budget,
                                         lower_is_better=metric in LOWER_IS_BETTER)
         callbacks.append(reach)
     enable_multi_worker_fit(model)  # a no-op unless a multi-worker strategy is active
@@ -283,7 +291,7 @@ def train_and_evaluate(model, train_data, test: Episode | None, *, minutes: floa
         "steps": int(model.optimizer.iterations.numpy()),
         "time_to_target_seconds": reach.seconds if reach else None,
         "time_to_target_epoch": reach.epoch if reach else None,
-        "val_curve": [round(float(v), 4) for v in history.history.get(f"val_{metric}", [])],
+        "val_curve": [round(float(v), 4) for v in history.history.get(monitor, [])],
     }
 
 

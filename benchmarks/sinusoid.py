@@ -45,7 +45,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks.common import PeakRSS, progress, row, stored_episodes, train_and_evaluate
+from benchmarks.common import (
+    VALIDATION_SEED,
+    PeakRSS,
+    progress,
+    row,
+    stored_episodes,
+    train_and_evaluate,
+)
 from benchmarks.published import SINUSOID_AUTHORS, SINUSOID_MSE
 
 PUBLISHED = SINUSOID_MSE  # each algorithm's own published figures, by shots
@@ -154,13 +161,19 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         test_episodes: int | None = None, width: int | None = None, depth: int = 2,
         inner_learning_rate: float = 0.01, meta_learning_rate: float = 1e-3,
         test_steps: int = 10, xla: bool | None = None, simplemaml_updates: int | None = None,
-        simplemaml_meta_learning_rate: float = 0.01, curve_shots: int | None = None) -> dict:
+        simplemaml_meta_learning_rate: float = 0.01, curve_shots: int | None = None,
+        val_episodes: int = 0) -> dict:
     """Train each method once on ragged shots, score it at every shot count.
 
     With `curve_shots`, every learner is also scored with the first k = 1..`curve_shots`
     examples of one stored `curve_shots`-shot test set (its row at the largest shot count
     carries the curve as `curve`: k, mean, ci95), and training covers 1..`curve_shots` shots
     when that is more than the largest shot count.
+
+    With `val_episodes`, every method is validated after each epoch of `steps_per_epoch`
+    steps on that many stored `min(shots)`-shot episodes (seed `VALIDATION_SEED`, disjoint
+    from the test set; not counted in the budget), and its rows carry the learning curve
+    `val_curve` (validation MSE per epoch).
     """
     import keras
 
@@ -194,6 +207,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     curve_test = None if curve_shots is None else stored_episodes(
         SinusoidTask(shots=curve_shots, queries=eval_queries),
         f"sinusoid-{curve_shots}shot-q{eval_queries}", n_test, "test")
+    val = None if not val_episodes else stored_episodes(
+        SinusoidTask(shots=min(shots), queries=eval_queries),
+        f"sinusoid-{min(shots)}shot-q{eval_queries}", val_episodes, "val", seed=VALIDATION_SEED)
     train = SinusoidTask(shots=(1, max_shots), queries=train_queries)
     rows, notes = [], []
     progress.plan(len(methods))
@@ -219,7 +235,8 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
             # Scored below by `score`, which also counts diverged episodes.
             out = train_and_evaluate(model, train.dataset(size, seed=seed), None,
                                      minutes=minutes, steps_per_epoch=steps, metric="mse",
-                                     anneal=True)
+                                     anneal=True, validation=val,
+                                     monitor="val_loss")  # the loss is the MSE
             variants = [{}] if learner else (
                 [{}, {"test_steps": test_steps}]
                 + ([{"test_steps": test_steps, "stop_tolerance": AUTOSTOP_TOLERANCE}]
@@ -235,6 +252,8 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
                   "episodes_trained": out["steps"] * size, "seconds_per_update": update,
                   "seconds_per_update_incl_tracing": round(out["train_seconds"] / out["steps"],
                                                            5)}
+        if val is not None:
+            common["val_curve"] = out["val_curve"]
         if not learner:
             common["config"] = _algorithm_config(model)
         for scorer, scores in scored:
@@ -255,7 +274,8 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         "batch_size": batch_size, "meta_batch_size": meta_batch_size,
         "train_queries": train_queries, "eval_queries": eval_queries, "test_episodes": n_test,
         "width": width, "depth": depth, "learning_rate": meta_learning_rate,
-        "curve_shots": curve_shots,
+        "curve_shots": curve_shots, "val_episodes": val_episodes,
+        "val_shots": min(shots) if val_episodes else None,
         "lr_schedule": "cosine to zero over the time budget", "maml_mse": MAML_MSE,
         "published_mse": PUBLISHED, "baseline_zero_mse": zero,
         "algorithms": {"network": "1-40-40-1 ReLU", "inner_learning_rate": inner_learning_rate,
@@ -549,13 +569,17 @@ def plot(result: dict):
     shots = list(dict.fromkeys(r["settings"]["shots"] for r in rows))
     width = 0.8 / len(shots)
     curves = [r for r in rows if r.get("curve")]
+    learning = list({label(r): r for r in rows if r.get("val_curve")}.values())
     width_in = max(7, 0.45 * len(labels) + 2)
-    if curves:  # a second panel: MSE against the examples seen, 1..curve_shots
-        fig, (ax, side) = plt.subplots(1, 2, figsize=(width_in + 5, 4.2),
-                                       gridspec_kw={"width_ratios": [width_in, 5]})
-        _plot_curves(side, curves, result)
-    else:
-        fig, ax = plt.subplots(figsize=(width_in, 4.2))
+    sides = [(panel, rs) for panel, rs in ((_plot_curves, curves), (_plot_learning, learning))
+             if rs]
+    fig, axes = plt.subplots(1, 1 + len(sides), figsize=(width_in + 5 * len(sides), 4.2),
+                             gridspec_kw={"width_ratios": [width_in] + [5] * len(sides)},
+                             squeeze=False)
+    ax = axes[0, 0]
+    for side, (panel, panel_rows) in zip(axes[0, 1:], sides, strict=True):
+        # a side panel: MSE against the examples seen (1..curve_shots), or the learning curve
+        panel(side, panel_rows, result)
     x = np.arange(len(labels))
     for i, k in enumerate(shots):
         by = {label(r): r for r in rows if r["settings"]["shots"] == k}
@@ -576,6 +600,21 @@ def plot(result: dict):
                  f"({result['mode']} run)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _plot_learning(ax, rows: list[dict], result: dict) -> None:
+    """Validation MSE after each epoch of training, one line per method (the learning curve)."""
+    settings = result["settings"]
+    for r in rows:
+        steps = settings["steps_per_epoch"] * np.arange(1, len(r["val_curve"]) + 1)
+        ax.plot(steps, r["val_curve"], label=f"{label(r)} ({r['steps']:,} steps)")
+    ax.set_yscale("log")
+    ax.set_xlabel("training steps")
+    ax.set_ylabel(f"validation MSE ({settings['val_episodes']:,} {settings['val_shots']}-shot "
+                  "tasks)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("learning curve", fontsize=9)
 
 
 def _plot_curves(ax, curves: list[dict], result: dict) -> None:

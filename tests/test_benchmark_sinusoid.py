@@ -13,6 +13,7 @@ if str(ROOT) not in sys.path:  # `benchmarks` is a folder of the checkout, not a
 
 from benchmarks import runner, schema, sinusoid  # noqa: E402
 from benchmarks.common import episode_store  # noqa: E402
+from l2l.episode_store import read_episode_set  # noqa: E402
 
 TINY = dict(shots=(5, 10), minutes_per_method=0.001, steps_per_epoch=1, batch_size=4,
             meta_batch_size=4, test_episodes=20, width=8, depth=1, simplemaml_updates=1)
@@ -22,14 +23,23 @@ def test_quick_run_scores_learners_and_algorithms_on_the_same_episodes(tmp_path)
     episodes = tmp_path / "episodes"
     _, result = runner.run_benchmark(
         "sinusoid", quick=True, output=tmp_path, episode_dir=episodes,
-        options=dict(methods=("pooled", "maml", "simplemaml"), **TINY))
+        options=dict(methods=("pooled", "maml", "simplemaml"), val_episodes=10,
+                     **{**TINY, "minutes_per_method": 0.05}))
     assert schema.validate(result) and Path(result["plot"]).is_file()
     rows = result["rows"]
+    # A learning curve: validation after every 1-step epoch, on a set apart from the test set.
+    for r in rows:
+        if r["family"] != "peer":
+            assert len(r["val_curve"]) == r["steps"] > 1 and np.isfinite(r["val_curve"]).all()
+    (val_set, _), (test_set, _) = (read_episode_set(episodes / f"sinusoid-5shot-q50-{n}.h5")
+                                   for n in ("val-n10-seed1", "test-n20-seed0"))
+    assert not np.allclose(val_set.support_x, test_set.support_x[:10])
     families = {r["method"]: r["family"] for r in rows}
     assert families["pooled"] == "learner" and families["maml"] == "algorithm"
     # Every row of a shot count is scored on the same stored set of 20 episodes.
     assert sorted(p.name for p in episodes.iterdir()) == [
-        "sinusoid-10shot-q50-test-n20-seed0.h5", "sinusoid-5shot-q50-test-n20-seed0.h5"]
+        "sinusoid-10shot-q50-test-n20-seed0.h5", "sinusoid-5shot-q50-test-n20-seed0.h5",
+        "sinusoid-5shot-q50-val-n10-seed1.h5"]
     for k in (5, 10):
         at_k = [r for r in rows if r["settings"]["shots"] == k]
         assert {r["episodes_scored"] for r in at_k} == {20}
