@@ -30,8 +30,13 @@ learn (mean MSE within `NO_LEARNING_BAND` of that baseline).
 Budget (default run, 2 shared CPU cores): 12 trainable methods x `minutes_per_method` (1.0)
 minutes, plus about 40 s of simplemaml (40 updates of 25 tasks at ~0.6 s each) and 2-3 minutes
 of compilation outside the budget, scoring and per-update timing: about 15 minutes. Not done:
-several training seeds (one seed per run), longer training (`-o minutes_per_method=...`; the
-MAML paper trains 70,000 meta-updates), per-shot models, noisy support targets.
+several training seeds (one seed per run), per-shot models, noisy support targets.
+
+The flagship (`sinusoid-flagship.json`): the two best learners of the grid trained 6 minutes
+each, with a learning curve on 200 stored validation tasks (disjoint from the test tasks):
+
+    python -m benchmarks run sinusoid --tag flagship -o methods=sequence,film \
+        -o minutes_per_method=6 -o val_episodes=200 -o steps_per_epoch=1000
 """
 
 from __future__ import annotations
@@ -609,6 +614,7 @@ def _plot_learning(ax, rows: list[dict], result: dict) -> None:
         steps = settings["steps_per_epoch"] * np.arange(1, len(r["val_curve"]) + 1)
         ax.plot(steps, r["val_curve"], label=f"{label(r)} ({r['steps']:,} steps)")
     ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(lambda steps, _: f"{steps / 1000:g}k")
     ax.set_xlabel("training steps")
     ax.set_ylabel(f"validation MSE ({settings['val_episodes']:,} {settings['val_shots']}-shot "
                   "tasks)")
