@@ -33,7 +33,8 @@ of compilation outside the budget, scoring and per-update timing: about 15 minut
 several training seeds (one seed per run), per-shot models, noisy support targets.
 
 The flagship (`sinusoid-flagship.json`): `film` (the grid's best) and `sequence` (the recurrent
-learner, `sinusoid-recurrent.json`) trained 6 minutes each, with a learning curve on 200 stored validation tasks (disjoint from the test tasks):
+learner, `sinusoid-recurrent.json`) trained 6 minutes each, with a learning curve on 200
+stored validation tasks (disjoint from the test tasks):
 
     python -m benchmarks run sinusoid --tag flagship -o methods=sequence,film \
         -o minutes_per_method=6 -o val_episodes=200 -o steps_per_epoch=1000
