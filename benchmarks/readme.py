@@ -189,9 +189,16 @@ def headline(results: list[dict], page: str = "docs/results.md", root: str = "."
     prefix = "" if root in ("", ".") else f"{root}/"
     lines = ["| task (held-out) | l2l, 95% CI | published | |", "| --- | --- | --- | --- |"]
 
-    def add(stem: str, task: str, ours: str, published: str) -> None:
-        lines.append(f"| {task} | {ours} | {published} | [details]({page}#{anchor(by[stem])}) "
-                     f"· [JSON]({prefix}benchmarks/results/{stem}.json) |")
+    def add(stem: str, task: str, ours: str, published: str, also: str | None = None) -> None:
+        links = [f"[details]({page}#{anchor(by[stem])})",
+                 f"[JSON]({prefix}benchmarks/results/{stem}.json)"]
+        if also and also != stem:  # a second run the row quotes
+            links.append(f"[{also} JSON]({prefix}benchmarks/results/{also}.json)")
+        lines.append(f"| {task} | {ours} | {published} | {' · '.join(links)} |")
+
+    def minutes(stem: str) -> str:
+        n = by[stem]["settings"]["minutes_per_method"]
+        return f"{n:g} training minute{'' if n == 1 else 's'}"
 
     def pick(stem: str, test) -> list[dict]:
         return [r for r in by[stem]["rows"] if test(r)] if stem in by else []
@@ -216,17 +223,22 @@ def headline(results: list[dict], page: str = "docs/results.md", root: str = "."
             "; ".join(f"{100 * PUBLISHED_OMNIGLOT[r['method']][(ways, shots)]:.1f}% "
                       f"({r['method']})" for r in rows
                       if (ways, shots) in PUBLISHED_OMNIGLOT.get(r["method"], {})))
+    # The best learner comes from the flagship run when there is one, MAML from the grid.
+    learners_from = "sinusoid-flagship" if "sinusoid-flagship" in by else "sinusoid"
     for shots, figure in MAML_MSE.items():
         rows = pick("sinusoid", lambda r, shots=shots: r["settings"]["shots"] == shots)
-        learners = [r for r in rows if r.get("family") == "learner"]
+        learners = [r for r in pick(learners_from, lambda r, shots=shots:
+                                    r["settings"]["shots"] == shots)
+                    if r.get("family") == "learner"]
         maml = [r for r in rows if r["method"] == "maml"
                 and r["settings"].get("stop_tolerance") is None]
         if not learners or not maml:
             continue
         best = min(learners, key=lambda r: r["mean"])
-        add("sinusoid", f"sinusoid regression, {shots}-shot, MSE",
-            f"**{value(best)}** (best learner, `{best['method']}`); "
-            + "; ".join(f"{value(r)} ({label(r)})" for r in maml), f"{figure} (MAML)")
+        add(learners_from, f"sinusoid regression, {shots}-shot, MSE",
+            f"**{value(best)}** (best learner, `{best['method']}`, {minutes(learners_from)}); "
+            + "; ".join(f"{value(r)} ({label(r)}, {minutes('sinusoid')})" for r in maml),
+            f"{figure} (MAML)", also="sinusoid")
     # The MAML timing is the newest one committed (a re-timing such as `--tag maml_speed`
     # supersedes the grid's), set beside simplemaml's from the grid run.
     timed = sorted((r for r in results if r["benchmark"] == "sinusoid"

@@ -164,6 +164,11 @@ def test_headline_of_the_stored_results_links_each_row_to_its_section():
     assert all("[details](docs/results.md#" in r and "[JSON](benchmarks/results/" in r
                for r in rows)
     assert "1.13 (MAML)" in table and "98.8% (protonet)" in table
+    # The sinusoid rows take the best learner from the flagship and MAML from the grid.
+    sinusoid = [r for r in rows if r.startswith("| sinusoid regression")]
+    assert len(sinusoid) == 2 and all(
+        "sinusoid-flagship.json) · [sinusoid JSON](benchmarks/results/sinusoid.json)" in r
+        and "6 training minutes" in r and "(maml, 1 training minute)" in r for r in sinusoid)
 
 
 def test_headline_quotes_the_newest_maml_timing_beside_the_grids_simplemaml():
