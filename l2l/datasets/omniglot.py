@@ -1,5 +1,5 @@
-# Over 300 lines: one dataset's loader (find or download, verify, decode, cache, rotate,
-# split); the parts shared with MNIST already live in l2l.datasets.paths.
+# Over 300 lines: one dataset's loader (find or download, verify, decode, cache, rotate);
+# the parts shared with MNIST live in l2l.datasets.paths, the class splits in omniglot_splits.
 """Omniglot handwritten characters (Lake et al., 2015), read straight from the canonical zips.
 
 The dataset is 1623 characters from 50 alphabets, each drawn once by 20 people, as 105x105
@@ -22,7 +22,8 @@ Images are uint8 with ink high (255) on a 0 background, like MNIST, resized by a
 (PIL's BOX filter), so small images have grey edges. Labels are int32: `characters` (the class
 of a few-shot task), `alphabets`, `drawers` (1-20). `Omniglot.rotated` adds rotated copies as
 new classes (the common augmentation of Santoro et al., 2016; Vinyals et al., 2016), and
-`alphabet_splits` / `character_splits` split the classes for evaluation on unseen classes.
+`alphabet_splits` / `character_splits` (`l2l.datasets.omniglot_splits`) split the classes for
+evaluation on unseen classes.
 
 Example, on a tiny zip with the canonical layout:
 
@@ -42,8 +43,6 @@ Example, on a tiny zip with the canonical layout:
 >>> four = data.rotated()  # 90-degree turns as new classes: character c, turn r -> 4c + r
 >>> len(four), four.num_classes, four.character_names[:2]
 (12, 8, ('Greek/character01/rot0', 'Greek/character01/rot90'))
->>> {k: v.tolist() for k, v in alphabet_splits(four, fractions=(0.5, 0.5)).items()}
-{'train': [4, 5, 6, 7], 'test': [0, 1, 2, 3]}
 """
 
 from __future__ import annotations
@@ -59,6 +58,10 @@ from typing import Literal
 
 import numpy as np
 
+from l2l.datasets.omniglot_splits import (  # noqa: F401  (their old import path)
+    alphabet_splits,
+    character_splits,
+)
 from l2l.datasets.paths import (
     DATA_DIR_ENV,
     ChecksumError,
@@ -69,7 +72,6 @@ from l2l.datasets.paths import (
     keras_cache_dir,
 )
 from l2l.errors import InvalidValueError
-from l2l.tasks.splits import OMNIGLOT_SPLIT_SEED, SPLIT_FRACTIONS
 from l2l.training.atomic import atomic_path
 
 OMNIGLOT_URL = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/{}.zip"
@@ -215,36 +217,6 @@ def load_omniglot(
         raise DataNotFoundError(_not_found_message(missing, dirs, notes))
     parts = [_load_set(zips[n], n, int(image_size), verify, cache) for n in names]
     return _combine(names, parts)
-
-
-def alphabet_splits(data: Omniglot, fractions: tuple[float, ...] = SPLIT_FRACTIONS,
-                    seed: int = OMNIGLOT_SPLIT_SEED) -> dict[str, np.ndarray]:
-    """The character classes of each split, splitting by alphabet: no split shares one.
-
-    A test alphabet is a new writing system, the hardest Omniglot protocol. Returns
-    `{split: sorted class ids}` (values of `data.characters`), for `FewShotClassification(
-    classes=...)`; rotated copies of a character go with its alphabet. The module docstring
-    has an example.
-    """
-    from l2l.tasks.classification import class_splits  # tasks build on datasets, not back
-
-    parts = class_splits(data.alphabets, fractions, seed)
-    return {k: np.unique(data.characters[np.isin(data.alphabets, v)]) for k, v in parts.items()}
-
-
-def character_splits(data: Omniglot, fractions: tuple[float, ...] = SPLIT_FRACTIONS,
-                     seed: int = OMNIGLOT_SPLIT_SEED) -> dict[str, np.ndarray]:
-    """The character classes of each split, splitting by character (alphabets are shared).
-
-    The protocol of most Omniglot few-shot papers (e.g. 1200 training characters of 1623 in
-    Vinyals et al., 2016). All rotations of one character land in the same split, so a test
-    class is never a rotated training class. Returns `{split: sorted class ids}`.
-    """
-    from l2l.tasks.classification import class_splits
-
-    parts = class_splits(data.base_characters, fractions, seed)
-    return {k: np.unique(data.characters[np.isin(data.base_characters, v)])
-            for k, v in parts.items()}
 
 
 # ---- finding and fetching the zips ----------------------------------------------------------
