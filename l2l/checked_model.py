@@ -1,9 +1,9 @@
 """The Keras boundary of l2l's models: checked data in, l2l errors out, even under XLA.
 
-`CheckedModel` is a mixin of `l2l.models.MetaModel` and `l2l.algorithms.GradientMetaLearner`.
-Their steps check every input with `l2l.validation`'s in-graph assertions, and this module
-makes those checks hold at the Keras entry points (`fit`, `evaluate`, `predict` and the
-`*_on_batch` methods):
+`CheckedModel` is a mixin of `l2l.models.MetaModel` and (as `CheckedWrapper`, which checks the
+inputs of a wrapped per-example model) `l2l.algorithms.GradientMetaLearner`. Their steps check
+every input with `l2l.validation`'s in-graph assertions, and this module makes those checks
+hold at the Keras entry points (`fit`, `evaluate`, `predict` and the `*_on_batch` methods):
 
 - A failed assertion reaches Keras as `InvalidArgumentError: Graph execution error`;
   `l2l_errors` raises it again as the `l2l.errors.InvalidValueError` it carries.
@@ -41,8 +41,9 @@ import re
 
 import keras
 import tensorflow as tf
+from keras import ops
 
-from l2l.episodes import QUERY_X, SUPPORT_X, SUPPORT_Y
+from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_X, SUPPORT_Y
 from l2l.errors import InvalidValueError
 from l2l.validation import (
     ASSERTION_END,
@@ -235,6 +236,68 @@ class CheckedModel:
         for key in (SUPPORT_X, QUERY_X):
             if key in x and hasattr(x[key], "shape") and len(x[key].shape) >= 2:
                 checked_example_shape(self.example_shape, x[key], owner, key)
+
+
+
+class CheckedWrapper(CheckedModel):
+    """Mixin of a model that wraps one per-example Keras model, `self.model` (one example in,
+    one prediction out), built for the example shape of its first inputs:
+    `l2l.algorithms.GradientMetaLearner`.
+
+    The model sets `self._example_shape = None` when made and says in `_build_state` what
+    else it builds once the wrapped model is built (called from `_build_for`).
+    """
+
+    def checked_inputs(self, inputs) -> dict:
+        """`inputs` as tensors, checked by `l2l.validation` (static checks, and in-graph value
+        checks attached to the returned tensors)."""
+        name = type(self).__name__
+        check_episode_inputs(inputs, name)
+        outputs = self.output_spec(inputs)
+        inputs = checked_inputs({k: ops.convert_to_tensor(inputs[k]) for k in INPUT_KEYS}, name)
+        for key in (SUPPORT_X, QUERY_X):
+            inputs[key] = checked_example_shape(self._example_shape, inputs[key],
+                                                f"this {name}", key)
+        classes = class_count(inputs[SUPPORT_Y], outputs)
+        if classes is not None:
+            inputs[SUPPORT_Y] = checked_labels(inputs[SUPPORT_Y], classes, SUPPORT_Y,
+                                               f"this {name}")
+        return inputs
+
+    def output_spec(self, inputs: dict) -> keras.KerasTensor:
+        """The wrapped model's predictions `[B, Q, ...]` for episodes of these inputs' shapes
+        (building the model for their example shape on its first call)."""
+        example_shape = tuple(inputs[SUPPORT_X].shape[2:])
+        if not self.built:
+            self._build_for(example_shape)
+        elif self._example_shape is None and None not in example_shape:
+            self._example_shape = tuple(int(d) for d in example_shape)  # built before: record
+        example_shape = self._example_shape or example_shape
+        outputs = self.model.compute_output_spec(keras.KerasTensor(
+            (None, *example_shape), keras.backend.standardize_dtype(inputs[SUPPORT_X].dtype)))
+        return keras.KerasTensor((None, *outputs.shape), outputs.dtype)
+
+    # -- the example shape it is built for ------------------------------------------------------
+
+    def _build_for(self, example_shape):
+        self._example_shape = tuple(int(d) for d in example_shape)
+        if not self.model.built:
+            self.model.build((None, *self._example_shape))
+        if not self.built:
+            self._build_state()
+
+    @property
+    def example_shape(self) -> tuple | None:
+        """The shape of one example the wrapped model was built for, or None before."""
+        return self._example_shape
+
+    def get_build_config(self):
+        if self._example_shape is None:
+            return None
+        return {"example_shape": list(self._example_shape)}
+
+    def build_from_config(self, config):
+        self._build_for(config["example_shape"])
 
 
 _CHECK_FUNCTIONS = "_l2l_check_functions"
