@@ -41,9 +41,8 @@ import re
 
 import keras
 import tensorflow as tf
-from keras import ops
 
-from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_X, SUPPORT_Y
+from l2l.episodes import QUERY_X, SUPPORT_X, SUPPORT_Y
 from l2l.errors import InvalidValueError
 from l2l.validation import (
     ASSERTION_END,
@@ -161,7 +160,9 @@ class CheckedModel:
         owner = f"this {type(self).__name__}"
         check_episode_inputs(x, owner)
         output = self.output_spec(x) if output is None else output
-        x = checked_inputs({**x}, owner)
+        x = checked_inputs(x, owner)  # tensors, the episode's inputs only
+        for key in (SUPPORT_X, QUERY_X):
+            x[key] = checked_example_shape(self.example_shape, x[key], owner, key)
         classes = class_count(x[SUPPORT_Y], output)
         if classes is not None:
             x[SUPPORT_Y] = checked_labels(x[SUPPORT_Y], classes, SUPPORT_Y, owner)
@@ -250,19 +251,8 @@ class CheckedWrapper(CheckedModel):
 
     def checked_inputs(self, inputs) -> dict:
         """`inputs` as tensors, checked by `l2l.validation` (static checks, and in-graph value
-        checks attached to the returned tensors)."""
-        name = type(self).__name__
-        check_episode_inputs(inputs, name)
-        outputs = self.output_spec(inputs)
-        inputs = checked_inputs({k: ops.convert_to_tensor(inputs[k]) for k in INPUT_KEYS}, name)
-        for key in (SUPPORT_X, QUERY_X):
-            inputs[key] = checked_example_shape(self._example_shape, inputs[key],
-                                                f"this {name}", key)
-        classes = class_count(inputs[SUPPORT_Y], outputs)
-        if classes is not None:
-            inputs[SUPPORT_Y] = checked_labels(inputs[SUPPORT_Y], classes, SUPPORT_Y,
-                                               f"this {name}")
-        return inputs
+        checks attached to the returned tensors): `checked_batch`'s checks, run in the step."""
+        return self.checked_batch(inputs)[0]
 
     def output_spec(self, inputs: dict) -> keras.KerasTensor:
         """The wrapped model's predictions `[B, Q, ...]` for episodes of these inputs' shapes
