@@ -50,7 +50,6 @@ import math
 import warnings
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -63,7 +62,7 @@ from l2l.episodes import QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
 from l2l.errors import InvalidTypeError, invalid_value
 from l2l.ops import masked_mean
 from l2l.serialization import deserialize_layers, register, serialize_layers
-from l2l.validation import checked_targets
+from l2l.validation import check_positive_int, check_positive_number, checked_targets
 
 
 @dataclasses.dataclass
@@ -81,18 +80,6 @@ class Adaptation:
     params: list
     objectives: object
     steps: object
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise invalid_value(name, value, "a positive integer")
-    return int(value)
-
-
-def _positive_float(name, value):
-    if not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) or value <= 0:
-        raise invalid_value(name, value, "a positive finite number")
-    return float(value)
 
 
 @register
@@ -142,9 +129,9 @@ class GradientMetaLearner(CheckedWrapper, keras.Model):
         if self.task_loss is None:
             raise invalid_value("loss", loss, "a Keras loss name such as 'mse' or a function "
                                 "(y_true, y_pred) -> per-example loss")
-        self.inner_steps = _positive_int("inner_steps", inner_steps)
-        self.inner_learning_rate = _positive_float("inner_learning_rate", inner_learning_rate)
-        self.test_steps = self.inner_steps if test_steps is None else _positive_int(
+        self.inner_steps = check_positive_int("inner_steps", inner_steps)
+        self.inner_learning_rate = check_positive_number("inner_learning_rate", inner_learning_rate)
+        self.test_steps = self.inner_steps if test_steps is None else check_positive_int(
             "test_steps", test_steps)
         self.first_order = bool(first_order)
         if stop_tolerance is not None and (not math.isfinite(stop_tolerance)
