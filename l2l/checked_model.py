@@ -282,11 +282,13 @@ class CheckedWrapper(CheckedModel):
         return self._example_shape
 
     def get_build_config(self):
+        """The example shape it was built for, saved with the model (None before)."""
         if self._example_shape is None:
             return None
         return {"example_shape": list(self._example_shape)}
 
     def build_from_config(self, config):
+        """Build for the saved example shape when a model is loaded."""
         self._build_for(config["example_shape"])
 
 
