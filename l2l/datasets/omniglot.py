@@ -1,5 +1,3 @@
-# Over 300 lines: one dataset's loader (find or download, verify, decode, cache, rotate);
-# the parts shared with MNIST live in l2l.datasets.paths, the class splits in omniglot_splits.
 """Omniglot handwritten characters (Lake et al., 2015), read straight from the canonical zips.
 
 The dataset is 1623 characters from 50 alphabets, each drawn once by 20 people, as 105x105
@@ -20,7 +18,8 @@ atomically; delete the folder to rebuild it).
 
 Images are uint8 with ink high (255) on a 0 background, like MNIST, resized by area averaging
 (PIL's BOX filter), so small images have grey edges. Labels are int32: `characters` (the class
-of a few-shot task), `alphabets`, `drawers` (1-20). `Omniglot.rotated` adds rotated copies as
+of a few-shot task), `alphabets`, `drawers` (1-20), in an `Omniglot` record
+(`l2l.datasets.omniglot_data`); `Omniglot.rotated` adds rotated copies as
 new classes (the common augmentation of Santoro et al., 2016; Vinyals et al., 2016), and
 `alphabet_splits` / `character_splits` (`l2l.datasets.omniglot_splits`) split the classes for
 evaluation on unseen classes.
@@ -47,7 +46,6 @@ Example, on a tiny zip with the canonical layout:
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 import warnings
@@ -58,6 +56,7 @@ from typing import Literal
 
 import numpy as np
 
+from l2l.datasets.omniglot_data import Omniglot
 from l2l.datasets.omniglot_splits import (  # noqa: F401  (their old import path)
     alphabet_splits,
     character_splits,
@@ -89,75 +88,6 @@ SETS = tuple(OMNIGLOT_CHECKSUMS)
 ORIGINAL_SIZE = 105
 _CACHE_VERSION = 1
 _CACHE_SUBDIR = "omniglot-decoded"
-
-
-@dataclasses.dataclass(frozen=True)
-class Omniglot:
-    """Omniglot images and labels, one row per image.
-
-    Attributes:
-        images: `[N, size, size]` uint8, ink 255 on background 0.
-        characters: `[N]` int32 class ids, indices into `character_names`.
-        alphabets: `[N]` int32 indices into `alphabet_names`.
-        drawers: `[N]` int32 drawer numbers 1-20 (from the file name `<id>_<drawer>.png`).
-        sets: `[N]` int32 indices into `set_names`: the zip each image came from.
-        base_characters: `[N]` int32 class id before rotation (equal to `characters` unless
-            `rotated` made new classes); splits group a character's rotations by it.
-        rotations: `[N]` int32 quarter turns applied (0 unless `rotated`).
-        character_names: `"<Alphabet>/<character>"` (plus `"/rot<degrees>"` when rotated).
-        alphabet_names, set_names: names behind the indices.
-    """
-
-    images: np.ndarray
-    characters: np.ndarray
-    alphabets: np.ndarray
-    drawers: np.ndarray
-    sets: np.ndarray
-    base_characters: np.ndarray
-    rotations: np.ndarray
-    character_names: tuple[str, ...]
-    alphabet_names: tuple[str, ...]
-    set_names: tuple[str, ...]
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    @property
-    def num_classes(self) -> int:
-        """Number of character classes (rotated copies count as classes of their own)."""
-        return len(self.character_names)
-
-    def rotated(self, quarter_turns: tuple[int, ...] = (0, 1, 2, 3)) -> Omniglot:
-        """Every image rotated by each of `quarter_turns` x 90 degrees, as a new class.
-
-        Character `c` rotated by `quarter_turns[r]` becomes class `c * R + r` (`R` turns), so
-        `characters // R` is the unrotated class (also kept as `base_characters`); alphabets,
-        drawers and sets are kept. The module docstring has an example.
-        """
-        turns = np.asarray(quarter_turns)
-        if (turns.ndim != 1 or turns.size == 0 or not np.issubdtype(turns.dtype, np.integer)
-                or len(set(turns.tolist())) != turns.size or not np.isin(turns, range(4)).all()):
-            raise InvalidValueError(f"quarter_turns must be distinct integers in 0..3 (0, 90, 180, "
-                             f"270 degrees), got {quarter_turns!r}.")
-        if any(n.count("/") > 1 for n in self.character_names):
-            raise InvalidValueError(
-                "This Omniglot data is already rotated; rotate the original once.")
-        r = turns.size
-        tile = lambda a: np.concatenate([a] * r)  # noqa: E731
-        return Omniglot(
-            images=np.concatenate([np.rot90(self.images, int(t), axes=(1, 2)) for t in turns]),
-            characters=np.concatenate([self.characters * r + i for i in range(r)]).astype(
-                np.int32),
-            alphabets=tile(self.alphabets),
-            drawers=tile(self.drawers),
-            sets=tile(self.sets),
-            base_characters=tile(self.base_characters),
-            rotations=np.repeat(turns, len(self)).astype(np.int32),
-            character_names=tuple(f"{n}/rot{90 * int(t)}" for n in self.character_names
-                                  for t in turns),
-            alphabet_names=self.alphabet_names,
-            set_names=self.set_names,
-        )
 
 
 def load_omniglot(

@@ -31,7 +31,7 @@ import numpy as np
 from l2l.tasks.splits import OMNIGLOT_SPLIT_SEED, SPLIT_FRACTIONS
 
 if TYPE_CHECKING:
-    from l2l.datasets.omniglot import Omniglot
+    from l2l.datasets.omniglot_data import Omniglot
 
 
 def alphabet_splits(data: Omniglot, fractions: tuple[float, ...] = SPLIT_FRACTIONS,
