@@ -57,7 +57,6 @@ from l2l.errors import invalid_value
 from l2l.keras_compat import update_loss_metric
 from l2l.ops import gaussian_kl_terms, masked_mean
 from l2l.serialization import register
-from l2l.validation import check_positive_number
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -97,8 +96,9 @@ class ABML(GradientMetaLearner):
                  inner_learning_rate: float = 0.01, test_steps: int | None = None,
                  init_std: float = 0.02, init_noise: float = 0.5, kl_weight: float = 1.0,
                  seed: int | None = None, **kwargs):
-        init_std = check_positive_number("init_std", init_std)
-        init_noise = check_positive_number("init_noise", init_noise)
+        for name, value in (("init_std", init_std), ("init_noise", init_noise)):
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise invalid_value(name, value, "a positive finite number")
         if not (isinstance(kl_weight, int | float) and kl_weight >= 0):
             raise invalid_value("kl_weight", kl_weight, "a number >= 0")
         if getattr(keras.losses.get(loss), "__name__", None) != "mean_squared_error":
