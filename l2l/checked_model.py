@@ -1,9 +1,9 @@
 """The Keras boundary of l2l's models: checked data in, l2l errors out, even under XLA.
 
-`CheckedModel` is a mixin of `l2l.models.MetaModel` and `l2l.algorithms.GradientMetaLearner`.
-Their steps check every input with `l2l.validation`'s in-graph assertions, and this module
-makes those checks hold at the Keras entry points (`fit`, `evaluate`, `predict` and the
-`*_on_batch` methods):
+`CheckedModel` is a mixin of `l2l.models.MetaModel` and (as `CheckedWrapper`, which checks the
+inputs of a wrapped per-example model) `l2l.algorithms.GradientMetaLearner`. Their steps check
+every input with `l2l.validation`'s in-graph assertions, and this module makes those checks
+hold at the Keras entry points (`fit`, `evaluate`, `predict` and the `*_on_batch` methods):
 
 - A failed assertion reaches Keras as `InvalidArgumentError: Graph execution error`;
   `l2l_errors` raises it again as the `l2l.errors.InvalidValueError` it carries.
@@ -160,7 +160,9 @@ class CheckedModel:
         owner = f"this {type(self).__name__}"
         check_episode_inputs(x, owner)
         output = self.output_spec(x) if output is None else output
-        x = checked_inputs({**x}, owner)
+        x = checked_inputs(x, owner)  # tensors, the episode's inputs only
+        for key in (SUPPORT_X, QUERY_X):
+            x[key] = checked_example_shape(self.example_shape, x[key], owner, key)
         classes = class_count(x[SUPPORT_Y], output)
         if classes is not None:
             x[SUPPORT_Y] = checked_labels(x[SUPPORT_Y], classes, SUPPORT_Y, owner)
@@ -235,6 +237,59 @@ class CheckedModel:
         for key in (SUPPORT_X, QUERY_X):
             if key in x and hasattr(x[key], "shape") and len(x[key].shape) >= 2:
                 checked_example_shape(self.example_shape, x[key], owner, key)
+
+
+
+class CheckedWrapper(CheckedModel):
+    """Mixin of a model that wraps one per-example Keras model, `self.model` (one example in,
+    one prediction out), built for the example shape of its first inputs:
+    `l2l.algorithms.GradientMetaLearner`.
+
+    The model sets `self._example_shape = None` when made and says in `_build_state` what
+    else it builds once the wrapped model is built (called from `_build_for`).
+    """
+
+    def checked_inputs(self, inputs) -> dict:
+        """`inputs` as tensors, checked by `l2l.validation` (static checks, and in-graph value
+        checks attached to the returned tensors): `checked_batch`'s checks, run in the step."""
+        return self.checked_batch(inputs)[0]
+
+    def output_spec(self, inputs: dict) -> keras.KerasTensor:
+        """The wrapped model's predictions `[B, Q, ...]` for episodes of these inputs' shapes
+        (building the model for their example shape on its first call)."""
+        example_shape = tuple(inputs[SUPPORT_X].shape[2:])
+        if not self.built:
+            self._build_for(example_shape)
+        elif self._example_shape is None and None not in example_shape:
+            self._example_shape = tuple(int(d) for d in example_shape)  # built before: record
+        example_shape = self._example_shape or example_shape
+        outputs = self.model.compute_output_spec(keras.KerasTensor(
+            (None, *example_shape), keras.backend.standardize_dtype(inputs[SUPPORT_X].dtype)))
+        return keras.KerasTensor((None, *outputs.shape), outputs.dtype)
+
+    # -- the example shape it is built for ------------------------------------------------------
+
+    def _build_for(self, example_shape):
+        self._example_shape = tuple(int(d) for d in example_shape)
+        if not self.model.built:
+            self.model.build((None, *self._example_shape))
+        if not self.built:
+            self._build_state()
+
+    @property
+    def example_shape(self) -> tuple | None:
+        """The shape of one example the wrapped model was built for, or None before."""
+        return self._example_shape
+
+    def get_build_config(self):
+        """The example shape it was built for, saved with the model (None before)."""
+        if self._example_shape is None:
+            return None
+        return {"example_shape": list(self._example_shape)}
+
+    def build_from_config(self, config):
+        """Build for the saved example shape when a model is loaded."""
+        self._build_for(config["example_shape"])
 
 
 _CHECK_FUNCTIONS = "_l2l_check_functions"

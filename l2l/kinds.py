@@ -11,7 +11,10 @@ A builder takes the `KindSettings` of the call and returns `(learner, predictor)
 classification, that encoder is otherwise `settings.encoder`, made by `classification_model`
 before the builder runs (the caller's, or a conv net for images); a kind registered with
 `shared_encoder=False` gets the caller's encoder or None there, and places
-`settings.image_encoder(...)` where it wants it (FiLM puts it in its learner):
+`settings.image_encoder(...)` where it wants it (FiLM puts it in its learner). A kind also
+says what it is trained with where the task's usual choice is not its best: `ModelKind.model`
+puts the pairing in the task's model class, `learning_rate_for` and `loss_for` give its
+Adam rate and loss (`"sequence"` regression: a `CausalMetaModel` at Adam 1e-2):
 
 >>> from l2l import kinds
 >>> from l2l.learners import PooledLearner
@@ -27,6 +30,8 @@ True
 >>> classification_model("my_pooled", ways=3).name
 'my_pooled_3way'
 >>> kinds.unregister_kind("my_pooled")
+>>> kinds.get_kind("sequence").learning_rate_for("regression")
+0.01
 """
 
 from __future__ import annotations
@@ -38,6 +43,17 @@ from l2l.errors import invalid_value
 
 TASKS = ("classification", "regression", "two_digit")
 """What a kind can build a model for: N-way classification, regression, the two-digit task."""
+
+DEFAULT_LEARNING_RATE = 1e-3
+"""Adam's rate for a kind that registers no rate of its own (for the task)."""
+
+SEQUENCE_REGRESSION_RATE = 1e-2
+"""Adam's rate for `"sequence"` regression: in `benchmarks/sequence_ablation` it beat 3e-3
+(MSE 0.055 vs 0.075 at k=35 on quadratics after 2,000 updates) with the kind's other parts."""
+
+SEQUENCE_LEARNING_RATE = 3e-3
+"""Adam's rate for `"sequence_pairs"`: at 1e-3 every LSTM configuration of the ablation in
+`examples/sequence_ablation.py` stalls at the affine fit of a quadratic."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +79,12 @@ class KindSettings:
     ways: int | None = None
     encoder: object = None
     input_scale: float = 1 / 255
+
+    def __post_init__(self):
+        depth = self.depth
+        if isinstance(depth, bool) or int(depth) != depth or depth < 1:
+            raise invalid_value("depth", depth, "an integer >= 1")
+        object.__setattr__(self, "depth", int(depth))
 
     @property
     def hidden(self) -> tuple[int, ...]:
@@ -100,6 +122,29 @@ class ModelKind:
             raise invalid_value(f"{self.name} builder output", built,
                                 "(learner, predictor) or (learner, predictor, encoder)")
         return built if len(built) == 3 else (*built, settings.encoder)
+
+    def model(self, settings: KindSettings, **kwargs):
+        """The kind's learner, predictor and encoder for `settings`, in the model class of
+        `settings.task` (`models`, else `l2l.models.MetaModel`); `kwargs` (`name`) go to it."""
+        from l2l.models import MetaModel
+
+        learner, predictor, encoder = self.build(settings)
+        model_class = self.models.get(settings.task, MetaModel)
+        return model_class(learner, predictor, encoder=encoder, **kwargs)
+
+    def learning_rate_for(self, task: str, learning_rate: float | None = None) -> float:
+        """`learning_rate` if given, else the kind's own rate for `task`, else
+        `DEFAULT_LEARNING_RATE`."""
+        if learning_rate is not None:
+            return learning_rate
+        rate = self.learning_rate
+        if isinstance(rate, dict):
+            rate = rate.get(task)
+        return rate if rate is not None else DEFAULT_LEARNING_RATE
+
+    def loss_for(self, settings: KindSettings, default=None):
+        """The kind's own loss for `settings` (`loss(settings)`), else `default`."""
+        return self.loss(settings) if self.loss else default
 
 
 _KINDS: dict[str, ModelKind] = {}

@@ -54,7 +54,7 @@ import keras
 
 from l2l import kinds
 from l2l.errors import invalid_value
-from l2l.kinds import KindSettings, register_kind
+from l2l.kinds import SEQUENCE_LEARNING_RATE, SEQUENCE_REGRESSION_RATE, KindSettings, register_kind
 from l2l.learners import (
     AttentionLearner,
     DenseWeightGenerator,
@@ -88,14 +88,6 @@ from l2l.validation import check_learning_rate
 __all__ = ["CLASSIFICATION_KINDS", "REGRESSION_KINDS", "TWO_DIGIT_KINDS", "KindSettings",
            "classification_model", "compile_binary", "compile_classification",
            "register_kind", "regression_model", "two_digit_model"]
-
-SEQUENCE_REGRESSION_RATE = 1e-2
-"""Adam's rate for `"sequence"` regression: in `benchmarks/sequence_ablation` it beat 3e-3
-(MSE 0.055 vs 0.075 at k=35 on quadratics after 2,000 updates) with the kind's other parts."""
-
-SEQUENCE_LEARNING_RATE = 3e-3
-"""Adam's rate for `"sequence_pairs"`: at 1e-3 every LSTM configuration of the ablation in
-`examples/sequence_ablation.py` stalls at the affine fit of a quadratic."""
 
 # --------------------------------------------------------------------------- l2l's own kinds
 # Each builder makes its layers in the order the models were always made in (initialisers
@@ -261,9 +253,7 @@ def two_digit_model(kind: str = "features", learning_rate: float = 1e-3,
     `decay_steps` anneals the learning rate to zero along a cosine over that many steps (set
     it to the planned number of training steps); `None` keeps it constant.
     """
-    learner, predictor, encoder = kinds.get_kind(kind, "two_digit").build(
-        KindSettings("two_digit"))
-    model = MetaModel(learner, predictor, encoder=encoder)
+    model = kinds.get_kind(kind, "two_digit").model(KindSettings("two_digit"))
     if decay_steps is not None:
         learning_rate = keras.optimizers.schedules.CosineDecay(
             check_learning_rate(learning_rate), decay_steps)
@@ -291,8 +281,8 @@ def regression_model(kind: str = "pooled", output_units: int = 1, width: int = 6
                      jit_compile: bool | str = "auto") -> MetaModel:
     """A compiled `MetaModel` for regression on vector inputs `[B, n, D]` (MSE loss).
 
-    `learning_rate` (Adam) defaults to the kind's own (`SEQUENCE_REGRESSION_RATE` for
-    `"sequence"`, `SEQUENCE_LEARNING_RATE` for `"sequence_pairs"`), else 1e-3. The
+    `learning_rate` (Adam) defaults to the kind's own (`l2l.kinds.SEQUENCE_REGRESSION_RATE`
+    for `"sequence"`, `SEQUENCE_LEARNING_RATE` for `"sequence_pairs"`), else 1e-3. The
     `"sequence"` kind builds a `CausalMetaModel` (see `_sequence`).
 
     Args:
@@ -301,16 +291,12 @@ def regression_model(kind: str = "pooled", output_units: int = 1, width: int = 6
         width: hidden size of every network (codes, attention, LSTM, hidden layers).
         depth: hidden layers of every MLP, attention blocks, FiLM blocks.
     """
-    settings = KindSettings("regression", width=width, depth=_check_depth(depth),
-                            outputs=output_units)
+    settings = KindSettings("regression", width=width, depth=depth, outputs=output_units)
     model_kind = kinds.get_kind(kind, "regression")
-    learner, predictor, encoder = model_kind.build(settings)
-    model_class = model_kind.models.get("regression", MetaModel)
-    model = model_class(learner, predictor, encoder=encoder, name=f"{kind}_regression")
-    learning_rate = _default_rate(model_kind, learning_rate, "regression")
+    model = model_kind.model(settings, name=f"{kind}_regression")
+    learning_rate = model_kind.learning_rate_for("regression", learning_rate)
     model.compile(optimizer=keras.optimizers.Adam(check_learning_rate(learning_rate)),
-                  loss=model_kind.loss(settings) if model_kind.loss else "mse",
-                  jit_compile=jit_compile)
+                  loss=model_kind.loss_for(settings, "mse"), jit_compile=jit_compile)
     return model
 
 
@@ -338,16 +324,13 @@ def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | Non
     if ways is None:
         raise invalid_value("ways", ways, "an integer >= 2 (classes per episode)")
     model_kind = kinds.get_kind(kind, "classification")
-    settings = KindSettings("classification", width=width, depth=_check_depth(depth),
-                            outputs=ways, ways=ways, encoder=encoder, input_scale=input_scale)
+    settings = KindSettings("classification", width=width, depth=depth, outputs=ways, ways=ways,
+                            encoder=encoder, input_scale=input_scale)
     if model_kind.shared_encoder:
         settings = dataclasses.replace(settings, encoder=settings.image_encoder())
-    learner, predictor, encoder = model_kind.build(settings)
-    model_class = model_kind.models.get("classification", MetaModel)
-    model = model_class(learner, predictor, encoder=encoder, name=f"{kind}_{ways}way")
-    return compile_classification(model, _default_rate(model_kind, learning_rate, "classification"),
-                                  jit_compile,
-                                  loss=model_kind.loss(settings) if model_kind.loss else None)
+    model = model_kind.model(settings, name=f"{kind}_{ways}way")
+    rate = model_kind.learning_rate_for("classification", learning_rate)
+    return compile_classification(model, rate, jit_compile, loss=model_kind.loss_for(settings))
 
 
 def compile_classification(model: keras.Model, learning_rate: float = 1e-3,
@@ -362,18 +345,3 @@ def compile_classification(model: keras.Model, learning_rate: float = 1e-3,
         jit_compile=jit_compile,
     )
     return model
-
-
-def _default_rate(model_kind: kinds.ModelKind, learning_rate: float | None, task: str) -> float:
-    if learning_rate is not None:
-        return learning_rate
-    rate = model_kind.learning_rate
-    if isinstance(rate, dict):
-        rate = rate.get(task)
-    return rate if rate is not None else 1e-3
-
-
-def _check_depth(depth: int) -> int:
-    if isinstance(depth, bool) or int(depth) != depth or depth < 1:
-        raise invalid_value("depth", depth, "an integer >= 1")
-    return int(depth)

@@ -56,6 +56,7 @@ import tensorflow as tf
 from l2l.errors import InvalidTypeError, InvalidValueError, invalid_value
 from l2l.keras_compat import update_loss_metric
 from l2l.serialization import deserialize_layers, register, serialize_layers
+from l2l.validation import check_positive_int, check_positive_number
 
 
 def flatten(params) -> tf.Tensor:
@@ -150,15 +151,9 @@ class BlockDiagonalNewton(keras.optimizers.Optimizer):
     def __init__(self, learning_rate=1.0, block_size: int = 32, eigen_floor: float = 1e-2,
                  max_step: float | None = None, name: str = "block_diagonal_newton", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        if isinstance(block_size, bool) or not isinstance(block_size, int | np.integer) \
-                or block_size < 1:
-            raise invalid_value("block_size", block_size, "a positive integer")
-        for key, value in (("eigen_floor", eigen_floor), ("max_step", max_step)):
-            if value is not None and not (isinstance(value, int | float) and math.isfinite(value)
-                                          and value > 0):
-                raise invalid_value(key, value, "a positive finite number")
-        self.block_size, self.eigen_floor = int(block_size), float(eigen_floor)
-        self.max_step = None if max_step is None else float(max_step)
+        self.block_size = check_positive_int("block_size", block_size)
+        self.eigen_floor = check_positive_number("eigen_floor", eigen_floor)
+        self.max_step = None if max_step is None else check_positive_number("max_step", max_step)
         self._directions_given = False
 
     def preconditioned(self, objective, flat):

@@ -36,6 +36,7 @@ l2l.errors.InvalidValueError: Received an invalid value for `support_y`: ...
 from __future__ import annotations
 
 import contextlib
+import math
 
 import keras
 import numpy as np
@@ -130,6 +131,20 @@ def check_learning_rate(learning_rate):
                             "typical rates are 1e-4 to 1e-2")
     return learning_rate
 
+
+
+def check_positive_int(name: str, value) -> int:
+    """`value` as an int: it must be an integer >= 1 (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise invalid_value(name, value, "a positive integer")
+    return int(value)
+
+
+def check_positive_number(name: str, value) -> float:
+    """`value` as a float: it must be a finite number > 0."""
+    if not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) or value <= 0:
+        raise invalid_value(name, value, "a positive finite number")
+    return float(value)
 
 def class_count(y, y_pred) -> int | None:
     """`N` when `y_pred [..., N]` are class logits for labels `y [...]`, else None.

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 
-import l2l
+from l2l.serialization import package_modules
 
 KERAS_PROTOCOL = {"build", "call", "compute_output_shape", "compute_output_spec", "get_config",
                   "from_config", "train_step", "test_step", "predict_step"}
@@ -22,8 +21,8 @@ inputs and outputs are, so overriding one needs no docstring of its own."""
 
 
 def public_modules() -> list:
-    names = ["l2l"] + [m.name for m in pkgutil.walk_packages(l2l.__path__, "l2l.")
-                       if not any(part.startswith("_") for part in m.name.split("."))]
+    names = ["l2l"] + [m for m in package_modules(skip=())
+                       if not any(part.startswith("_") for part in m.split("."))]
     return [importlib.import_module(name) for name in sorted(names)]
 
 

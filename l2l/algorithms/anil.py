@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import keras
 
-from l2l.algorithms.base import GradientMetaLearner, _positive_int
+from l2l.algorithms.base import GradientMetaLearner
 from l2l.serialization import register
+from l2l.validation import check_positive_int
 
 
 def leaf_layers(model: keras.Layer) -> list:
@@ -44,7 +45,7 @@ class ANIL(GradientMetaLearner):
     """
 
     def __init__(self, model, loss="mse", head_layers: int = 1, **kwargs):
-        self.head_layers = _positive_int("head_layers", head_layers)
+        self.head_layers = check_positive_int("head_layers", head_layers)
         super().__init__(model, loss=loss, **kwargs)
 
     def adapted_variables(self) -> list[bool]:

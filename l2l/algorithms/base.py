@@ -1,5 +1,5 @@
-# Over 300 lines: the inner loop, its hooks, input checking and serialisation of the one
-# base class every gradient-based meta-learner shares.
+# Over 300 lines: the inner loop, its hooks and serialisation of the one base class every
+# gradient-based meta-learner shares (its input checks live in l2l.checked_model).
 """The shared inner loop of gradient-based meta-learners, as one `keras.Model` base class.
 
 `GradientMetaLearner` wraps any built Keras model (the *predictor*: one example in, one
@@ -50,7 +50,6 @@ import math
 import warnings
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -58,19 +57,12 @@ from l2l.algorithms.batched_conv import conv_method
 from l2l.algorithms.batched_layers import BATCH_NORM_MODES, check_supported
 from l2l.algorithms.functional import VECTORIZE, batched_call, per_example_loss, stack_params
 from l2l.algorithms.safeguard import backtrack
-from l2l.checked_model import CheckedModel
-from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
+from l2l.checked_model import CheckedWrapper
+from l2l.episodes import QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
 from l2l.errors import InvalidTypeError, invalid_value
 from l2l.ops import masked_mean
 from l2l.serialization import deserialize_layers, register, serialize_layers
-from l2l.validation import (
-    check_episode_inputs,
-    checked_example_shape,
-    checked_inputs,
-    checked_labels,
-    checked_targets,
-    class_count,
-)
+from l2l.validation import check_positive_int, check_positive_number, checked_targets
 
 
 @dataclasses.dataclass
@@ -90,20 +82,8 @@ class Adaptation:
     steps: object
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise invalid_value(name, value, "a positive integer")
-    return int(value)
-
-
-def _positive_float(name, value):
-    if not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) or value <= 0:
-        raise invalid_value(name, value, "a positive finite number")
-    return float(value)
-
-
 @register
-class GradientMetaLearner(CheckedModel, keras.Model):
+class GradientMetaLearner(CheckedWrapper, keras.Model):
     """MAML-style meta-learning of the initial parameters of `model`.
 
     Args:
@@ -149,9 +129,9 @@ class GradientMetaLearner(CheckedModel, keras.Model):
         if self.task_loss is None:
             raise invalid_value("loss", loss, "a Keras loss name such as 'mse' or a function "
                                 "(y_true, y_pred) -> per-example loss")
-        self.inner_steps = _positive_int("inner_steps", inner_steps)
-        self.inner_learning_rate = _positive_float("inner_learning_rate", inner_learning_rate)
-        self.test_steps = self.inner_steps if test_steps is None else _positive_int(
+        self.inner_steps = check_positive_int("inner_steps", inner_steps)
+        self.inner_learning_rate = check_positive_number("inner_learning_rate", inner_learning_rate)
+        self.test_steps = self.inner_steps if test_steps is None else check_positive_int(
             "test_steps", test_steps)
         self.first_order = bool(first_order)
         if stop_tolerance is not None and (not math.isfinite(stop_tolerance)
@@ -170,13 +150,6 @@ class GradientMetaLearner(CheckedModel, keras.Model):
             self._build_for(tuple(input_shape[SUPPORT_X])[2:])
         self.built = True
 
-    def _build_for(self, example_shape):
-        self._example_shape = tuple(int(d) for d in example_shape)
-        if not self.model.built:
-            self.model.build((None, *self._example_shape))
-        if not self.built:
-            self._build_state()
-
     def _build_state(self):
         """Create the algorithm's own variables; the wrapped model is built when this runs."""
         if not self.model.trainable_variables:
@@ -190,19 +163,6 @@ class GradientMetaLearner(CheckedModel, keras.Model):
 
     def create_variables(self) -> None:
         """Hook: create per-parameter variables (learning rates, scales). None by default."""
-
-    @property
-    def example_shape(self) -> tuple | None:
-        """The shape of one example the wrapped model was built for, or None before."""
-        return self._example_shape
-
-    def get_build_config(self):
-        if self._example_shape is None:
-            return None
-        return {"example_shape": list(self._example_shape)}
-
-    def build_from_config(self, config):
-        self._build_for(config["example_shape"])
 
     # -- the inner loop ---------------------------------------------------------------------
 
@@ -278,35 +238,6 @@ class GradientMetaLearner(CheckedModel, keras.Model):
         classifier are checked against its number of outputs.
         """
         return self._adapt(self.checked_inputs(inputs), steps, training, first_order)
-
-    def checked_inputs(self, inputs) -> dict:
-        """`inputs` as tensors, checked by `l2l.validation` (static checks, and in-graph value
-        checks attached to the returned tensors)."""
-        name = type(self).__name__
-        check_episode_inputs(inputs, name)
-        outputs = self.output_spec(inputs)
-        inputs = checked_inputs({k: ops.convert_to_tensor(inputs[k]) for k in INPUT_KEYS}, name)
-        for key in (SUPPORT_X, QUERY_X):
-            inputs[key] = checked_example_shape(self._example_shape, inputs[key],
-                                                f"this {name}", key)
-        classes = class_count(inputs[SUPPORT_Y], outputs)
-        if classes is not None:
-            inputs[SUPPORT_Y] = checked_labels(inputs[SUPPORT_Y], classes, SUPPORT_Y,
-                                               f"this {name}")
-        return inputs
-
-    def output_spec(self, inputs: dict) -> keras.KerasTensor:
-        """The wrapped model's predictions `[B, Q, ...]` for episodes of these inputs' shapes
-        (building the model for their example shape on its first call)."""
-        example_shape = tuple(inputs[SUPPORT_X].shape[2:])
-        if not self.built:
-            self._build_for(example_shape)
-        elif self._example_shape is None and None not in example_shape:
-            self._example_shape = tuple(int(d) for d in example_shape)  # built before: record
-        example_shape = self._example_shape or example_shape
-        outputs = self.model.compute_output_spec(keras.KerasTensor(
-            (None, *example_shape), keras.backend.standardize_dtype(inputs[SUPPORT_X].dtype)))
-        return keras.KerasTensor((None, *outputs.shape), outputs.dtype)
 
     def _adapt(self, inputs, steps, training, first_order) -> Adaptation:
         steps = (self.inner_steps if training else self.test_steps) if steps is None else steps

@@ -2,12 +2,8 @@
 
 from l2l.datasets.idx import read_idx, write_idx
 from l2l.datasets.mnist import load_mnist
-from l2l.datasets.omniglot import (
-    Omniglot,
-    alphabet_splits,
-    character_splits,
-    load_omniglot,
-)
+from l2l.datasets.omniglot import Omniglot, load_omniglot
+from l2l.datasets.omniglot_splits import alphabet_splits, character_splits
 from l2l.datasets.paths import (
     DATA_DIR_ENV,
     ChecksumError,

@@ -1,5 +1,3 @@
-# Over 300 lines: one dataset's loader (find or download, verify, decode, cache, rotate,
-# split); the parts shared with MNIST already live in l2l.datasets.paths.
 """Omniglot handwritten characters (Lake et al., 2015), read straight from the canonical zips.
 
 The dataset is 1623 characters from 50 alphabets, each drawn once by 20 people, as 105x105
@@ -20,9 +18,11 @@ atomically; delete the folder to rebuild it).
 
 Images are uint8 with ink high (255) on a 0 background, like MNIST, resized by area averaging
 (PIL's BOX filter), so small images have grey edges. Labels are int32: `characters` (the class
-of a few-shot task), `alphabets`, `drawers` (1-20). `Omniglot.rotated` adds rotated copies as
+of a few-shot task), `alphabets`, `drawers` (1-20), in an `Omniglot` record
+(`l2l.datasets.omniglot_data`); `Omniglot.rotated` adds rotated copies as
 new classes (the common augmentation of Santoro et al., 2016; Vinyals et al., 2016), and
-`alphabet_splits` / `character_splits` split the classes for evaluation on unseen classes.
+`alphabet_splits` / `character_splits` (`l2l.datasets.omniglot_splits`) split the classes for
+evaluation on unseen classes.
 
 Example, on a tiny zip with the canonical layout:
 
@@ -42,13 +42,10 @@ Example, on a tiny zip with the canonical layout:
 >>> four = data.rotated()  # 90-degree turns as new classes: character c, turn r -> 4c + r
 >>> len(four), four.num_classes, four.character_names[:2]
 (12, 8, ('Greek/character01/rot0', 'Greek/character01/rot90'))
->>> {k: v.tolist() for k, v in alphabet_splits(four, fractions=(0.5, 0.5)).items()}
-{'train': [4, 5, 6, 7], 'test': [0, 1, 2, 3]}
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 import warnings
@@ -59,6 +56,11 @@ from typing import Literal
 
 import numpy as np
 
+from l2l.datasets.omniglot_data import Omniglot
+from l2l.datasets.omniglot_splits import (  # noqa: F401  (their old import path)
+    alphabet_splits,
+    character_splits,
+)
 from l2l.datasets.paths import (
     DATA_DIR_ENV,
     ChecksumError,
@@ -69,7 +71,6 @@ from l2l.datasets.paths import (
     keras_cache_dir,
 )
 from l2l.errors import InvalidValueError
-from l2l.tasks.splits import OMNIGLOT_SPLIT_SEED, SPLIT_FRACTIONS
 from l2l.training.atomic import atomic_path
 
 OMNIGLOT_URL = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/{}.zip"
@@ -87,75 +88,6 @@ SETS = tuple(OMNIGLOT_CHECKSUMS)
 ORIGINAL_SIZE = 105
 _CACHE_VERSION = 1
 _CACHE_SUBDIR = "omniglot-decoded"
-
-
-@dataclasses.dataclass(frozen=True)
-class Omniglot:
-    """Omniglot images and labels, one row per image.
-
-    Attributes:
-        images: `[N, size, size]` uint8, ink 255 on background 0.
-        characters: `[N]` int32 class ids, indices into `character_names`.
-        alphabets: `[N]` int32 indices into `alphabet_names`.
-        drawers: `[N]` int32 drawer numbers 1-20 (from the file name `<id>_<drawer>.png`).
-        sets: `[N]` int32 indices into `set_names`: the zip each image came from.
-        base_characters: `[N]` int32 class id before rotation (equal to `characters` unless
-            `rotated` made new classes); splits group a character's rotations by it.
-        rotations: `[N]` int32 quarter turns applied (0 unless `rotated`).
-        character_names: `"<Alphabet>/<character>"` (plus `"/rot<degrees>"` when rotated).
-        alphabet_names, set_names: names behind the indices.
-    """
-
-    images: np.ndarray
-    characters: np.ndarray
-    alphabets: np.ndarray
-    drawers: np.ndarray
-    sets: np.ndarray
-    base_characters: np.ndarray
-    rotations: np.ndarray
-    character_names: tuple[str, ...]
-    alphabet_names: tuple[str, ...]
-    set_names: tuple[str, ...]
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    @property
-    def num_classes(self) -> int:
-        """Number of character classes (rotated copies count as classes of their own)."""
-        return len(self.character_names)
-
-    def rotated(self, quarter_turns: tuple[int, ...] = (0, 1, 2, 3)) -> Omniglot:
-        """Every image rotated by each of `quarter_turns` x 90 degrees, as a new class.
-
-        Character `c` rotated by `quarter_turns[r]` becomes class `c * R + r` (`R` turns), so
-        `characters // R` is the unrotated class (also kept as `base_characters`); alphabets,
-        drawers and sets are kept. The module docstring has an example.
-        """
-        turns = np.asarray(quarter_turns)
-        if (turns.ndim != 1 or turns.size == 0 or not np.issubdtype(turns.dtype, np.integer)
-                or len(set(turns.tolist())) != turns.size or not np.isin(turns, range(4)).all()):
-            raise InvalidValueError(f"quarter_turns must be distinct integers in 0..3 (0, 90, 180, "
-                             f"270 degrees), got {quarter_turns!r}.")
-        if any(n.count("/") > 1 for n in self.character_names):
-            raise InvalidValueError(
-                "This Omniglot data is already rotated; rotate the original once.")
-        r = turns.size
-        tile = lambda a: np.concatenate([a] * r)  # noqa: E731
-        return Omniglot(
-            images=np.concatenate([np.rot90(self.images, int(t), axes=(1, 2)) for t in turns]),
-            characters=np.concatenate([self.characters * r + i for i in range(r)]).astype(
-                np.int32),
-            alphabets=tile(self.alphabets),
-            drawers=tile(self.drawers),
-            sets=tile(self.sets),
-            base_characters=tile(self.base_characters),
-            rotations=np.repeat(turns, len(self)).astype(np.int32),
-            character_names=tuple(f"{n}/rot{90 * int(t)}" for n in self.character_names
-                                  for t in turns),
-            alphabet_names=self.alphabet_names,
-            set_names=self.set_names,
-        )
 
 
 def load_omniglot(
@@ -215,36 +147,6 @@ def load_omniglot(
         raise DataNotFoundError(_not_found_message(missing, dirs, notes))
     parts = [_load_set(zips[n], n, int(image_size), verify, cache) for n in names]
     return _combine(names, parts)
-
-
-def alphabet_splits(data: Omniglot, fractions: tuple[float, ...] = SPLIT_FRACTIONS,
-                    seed: int = OMNIGLOT_SPLIT_SEED) -> dict[str, np.ndarray]:
-    """The character classes of each split, splitting by alphabet: no split shares one.
-
-    A test alphabet is a new writing system, the hardest Omniglot protocol. Returns
-    `{split: sorted class ids}` (values of `data.characters`), for `FewShotClassification(
-    classes=...)`; rotated copies of a character go with its alphabet. The module docstring
-    has an example.
-    """
-    from l2l.tasks.classification import class_splits  # tasks build on datasets, not back
-
-    parts = class_splits(data.alphabets, fractions, seed)
-    return {k: np.unique(data.characters[np.isin(data.alphabets, v)]) for k, v in parts.items()}
-
-
-def character_splits(data: Omniglot, fractions: tuple[float, ...] = SPLIT_FRACTIONS,
-                     seed: int = OMNIGLOT_SPLIT_SEED) -> dict[str, np.ndarray]:
-    """The character classes of each split, splitting by character (alphabets are shared).
-
-    The protocol of most Omniglot few-shot papers (e.g. 1200 training characters of 1623 in
-    Vinyals et al., 2016). All rotations of one character land in the same split, so a test
-    class is never a rotated training class. Returns `{split: sorted class ids}`.
-    """
-    from l2l.tasks.classification import class_splits
-
-    parts = class_splits(data.base_characters, fractions, seed)
-    return {k: np.unique(data.characters[np.isin(data.base_characters, v)])
-            for k, v in parts.items()}
 
 
 # ---- finding and fetching the zips ----------------------------------------------------------

@@ -117,6 +117,20 @@ def check_range(name: str, bounds: tuple[float, float]) -> tuple[float, float]:
     return low, high
 
 
+
+def check_queries(queries: int) -> int:
+    """`queries`, the query examples of an episode: at least 1."""
+    if queries < 1:
+        raise InvalidValueError(f"queries must be at least 1, got {queries}.")
+    return queries
+
+
+def check_noise(noise: float) -> float:
+    """`noise`, a standard deviation of target noise: >= 0 (NaN is refused)."""
+    if not noise >= 0:
+        raise InvalidValueError(f"noise must be >= 0, got {noise}.")
+    return noise
+
 class TaskDistribution(abc.ABC):
     """Base class of task families; subclasses implement `sample`."""
 

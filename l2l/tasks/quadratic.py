@@ -39,7 +39,13 @@ import numpy as np
 
 from l2l.episodes import Episode
 from l2l.errors import InvalidValueError
-from l2l.tasks.base import TaskDistribution, check_range, check_shots
+from l2l.tasks.base import (
+    TaskDistribution,
+    check_noise,
+    check_queries,
+    check_range,
+    check_shots,
+)
 
 
 class QuadraticTask(TaskDistribution):
@@ -65,14 +71,10 @@ class QuadraticTask(TaskDistribution):
             raise InvalidValueError(f"dims must be an integer >= 1, got {dims!r}.")
         self.dims = int(dims)
         self.min_shots, self.max_shots = check_shots(shots)
-        if queries < 1:
-            raise InvalidValueError(f"queries must be at least 1, got {queries}.")
-        self.queries = queries
+        self.queries = check_queries(queries)
         self.coefficients = check_range("coefficients", coefficients)
         self.x_range = check_range("x_range", x_range)
-        if not noise >= 0:
-            raise InvalidValueError(f"noise must be >= 0, got {noise}.")
-        self.noise = noise
+        self.noise = check_noise(noise)
         rows, cols = np.triu_indices(self.dims)
         self._pairs = (rows, cols)
 

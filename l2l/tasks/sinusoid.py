@@ -21,8 +21,13 @@ import warnings
 import numpy as np
 
 from l2l.episodes import Episode
-from l2l.errors import InvalidValueError
-from l2l.tasks.base import TaskDistribution, check_range, check_shots
+from l2l.tasks.base import (
+    TaskDistribution,
+    check_noise,
+    check_queries,
+    check_range,
+    check_shots,
+)
 
 
 class SinusoidTask(TaskDistribution):
@@ -46,15 +51,11 @@ class SinusoidTask(TaskDistribution):
                  phase: tuple[float, float] = (0.0, np.pi),
                  x_range: tuple[float, float] = (-5.0, 5.0), noise: float = 0.0):
         self.min_shots, self.max_shots = check_shots(shots)
-        if queries < 1:
-            raise InvalidValueError(f"queries must be at least 1, got {queries}.")
-        self.queries = queries
+        self.queries = check_queries(queries)
         self.amplitude = check_range("amplitude", amplitude)
         self.phase = check_range("phase", phase)
         self.x_range = check_range("x_range", x_range)
-        if not noise >= 0:
-            raise InvalidValueError(f"noise must be >= 0, got {noise}.")
-        self.noise = noise
+        self.noise = check_noise(noise)
 
     def task_parameters(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
         """`[B, 2]` (amplitude, phase) pairs of `batch_size` tasks."""

@@ -24,6 +24,7 @@ import zipfile
 import keras
 
 from l2l.errors import InvalidValueError, L2LError
+from l2l.serialization import import_l2l_modules
 from l2l.training.atomic import atomic_path
 
 
@@ -75,16 +76,7 @@ def load_model(path: str | os.PathLike, **kwargs) -> keras.Model:
     if bad is not None:
         raise ModelFileError(f"{path} is corrupt: its member {bad!r} fails its checksum. "
                              "Restore the file from a copy or train again.")
-    import l2l.algorithms  # noqa: F401  (registers l2l's own classes: every module using @register)
-    import l2l.layers  # noqa: F401
-    import l2l.learners  # noqa: F401
-    import l2l.models  # noqa: F401
-    import l2l.networks  # noqa: F401
-    import l2l.online  # noqa: F401
-    import l2l.predictors  # noqa: F401
-    import l2l.second_order  # noqa: F401
-    import l2l.statistician  # noqa: F401
-    import l2l.testing  # noqa: F401  (OutputProbe, in models check_learner saved)
+    import_l2l_modules()  # registers l2l's own classes: every module using @register
 
     unknown = _unknown_classes(config, kwargs.get("custom_objects") or {})
     if unknown:
