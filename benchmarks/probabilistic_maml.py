@@ -32,8 +32,7 @@ PICTURE_TASKS = ((3.0, 0.5), (1.5, 2.0), (4.0, 1.2))
 """(amplitude, phase) of the task drawn for each shot count in the picture."""
 
 
-def _train(name: str, minutes: float, seed: int, batch: int, steps: int,
-           abml_inner_learning_rate: float = 0.01):
+def _train(name: str, minutes: float, seed: int, batch: int, steps: int, abml: dict):
     import keras
 
     from benchmarks.sinusoid import network
@@ -43,8 +42,7 @@ def _train(name: str, minutes: float, seed: int, batch: int, steps: int,
     if name == "maml":
         model = MAML(network(seed), inner_steps=1, inner_learning_rate=0.01)
     else:
-        model = ABML(network(seed), inner_steps=1, inner_learning_rate=abml_inner_learning_rate,
-                     seed=seed)
+        model = ABML(network(seed), seed=seed, **abml)
     model.compile(keras.optimizers.Adam(1e-3))
     out = train_and_evaluate(model, SinusoidTask(shots=(1, 10), queries=10).dataset(
         batch, seed=seed), None, minutes=minutes, steps_per_epoch=steps, metric="mse",
@@ -64,8 +62,14 @@ def _predictive(name, model, episodes, samples: int, noise: float | None, chunk:
 def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5),
         minutes_per_method: float | None = None, test_episodes: int | None = None,
         calibration_episodes: int | None = None, samples: int | None = None,
-        meta_batch_size: int | None = None, abml_inner_learning_rate: float = 0.01) -> dict:
-    """Train MAML and ABML, score predictive likelihood and coverage at each shot count."""
+        meta_batch_size: int | None = None, abml_inner_learning_rate: float = 0.01,
+        abml_inner_steps: int = 1, abml_learn_inner_rates: bool = False,
+        abml_init_std: float = 0.02, abml_init_noise: float = 0.5,
+        abml_kl_weight: float = 1.0, methods: tuple[str, ...] = ("maml", "abml")) -> dict:
+    """Train MAML and ABML, score predictive likelihood and coverage at each shot count.
+
+    The `abml_*` options are ABML's constructor arguments (`l2l.algorithms.ABML`); `methods`
+    picks which of the two to run (a probe of ABML's options alone)."""
     import keras
 
     from l2l.algorithms.bayesian import mixture_coverage, mixture_log_likelihood
@@ -78,15 +82,20 @@ def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5
     n_cal = calibration_episodes or (20 if quick else 200)
     samples = samples or (4 if quick else 20)
     batch = meta_batch_size or (4 if quick else 25)
+    abml = {"inner_learning_rate": abml_inner_learning_rate, "inner_steps": abml_inner_steps,
+            "learn_inner_rates": abml_learn_inner_rates, "init_std": abml_init_std,
+            "init_noise": abml_init_noise, "kl_weight": abml_kl_weight}
     tests = {k: stored_episodes(SinusoidTask(shots=k, queries=50), f"sinusoid-{k}shot-q50",
                                 n_test, "test") for k in shots}
     rows, pictures, noise_levels = [], {}, {}
     grid = np.linspace(-5, 5, 100, dtype="float32")
-    for name in ("maml", "abml"):
+    unknown = sorted(set(methods) - {"maml", "abml"})
+    if unknown:
+        raise ValueError(f"Unknown method(s) {unknown}; choose from ('maml', 'abml').")
+    for name in methods:
         keras.utils.set_random_seed(seed)
         with PeakRSS() as memory:
-            model, out = _train(name, minutes, seed, batch, 5 if quick else 50,
-                                abml_inner_learning_rate)
+            model, out = _train(name, minutes, seed, batch, 5 if quick else 50, abml)
             for k in shots:
                 noise = None
                 if name == "maml":
@@ -114,9 +123,9 @@ def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5
     settings = {"shots": shots, "minutes_per_method": minutes, "test_episodes": n_test,
                 "calibration_episodes": n_cal, "samples": samples, "meta_batch_size": batch,
                 "train_shots": [1, 10], "network": "1-40-40-1 ReLU",
-                "inner": "1 step of 0.01 (ABML: of abml_inner_learning_rate, on the "
-                         "posterior's means and log-stds)",
-                "abml_inner_learning_rate": abml_inner_learning_rate,
+                "inner": "MAML: 1 step of 0.01; ABML: `abml` (steps on the posterior's means "
+                         "and log-stds)",
+                "abml": abml,
                 "maml_noise_std_by_shots": noise_levels, "grid": grid.round(3).tolist(),
                 "picture": pictures}
     return {"rows": rows, "settings": settings, "notes": _notes(rows)}

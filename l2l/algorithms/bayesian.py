@@ -90,12 +90,17 @@ class ABML(GradientMetaLearner):
         init_noise: initial observation noise standard deviation.
         kl_weight: weight of the KL term in the meta-objective, per query example.
         seed: seed of the draws made during training.
+        learn_inner_rates: meta-learn one inner step size per parameter, for the means and
+            for the log-stds (as `MetaSGD` does for MAML's parameters), initialised to
+            `inner_learning_rate`. The inner gradient of the Gaussian likelihood is scaled by
+            `1 / noise^2`, so one fixed rate ties how far the posterior moves to the noise
+            level; learned rates undo that coupling.
     """
 
     def __init__(self, model, loss="mse", inner_steps: int = 1,
                  inner_learning_rate: float = 0.01, test_steps: int | None = None,
                  init_std: float = 0.02, init_noise: float = 0.5, kl_weight: float = 1.0,
-                 seed: int | None = None, **kwargs):
+                 seed: int | None = None, learn_inner_rates: bool = False, **kwargs):
         for name, value in (("init_std", init_std), ("init_noise", init_noise)):
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise invalid_value(name, value, "a positive finite number")
@@ -108,6 +113,7 @@ class ABML(GradientMetaLearner):
         kwargs.pop("safe_steps", None)
         self.init_std, self.init_noise = float(init_std), float(init_noise)
         self.kl_weight, self.seed = float(kl_weight), seed
+        self.learn_inner_rates = bool(learn_inner_rates)
         self.seed_generator = keras.random.SeedGenerator(seed)
         super().__init__(model, loss=loss, inner_steps=inner_steps,
                          inner_learning_rate=inner_learning_rate, test_steps=test_steps,
@@ -121,6 +127,22 @@ class ABML(GradientMetaLearner):
         self.log_noise = self.add_weight(
             shape=(), name="log_noise", dtype=self.model.trainable_variables[0].dtype,
             initializer=keras.initializers.Constant(math.log(self.init_noise)))
+        self.mean_rates, self.log_std_rates = [], []
+        if self.learn_inner_rates:
+            self.mean_rates, self.log_std_rates = (
+                [self.add_weight(shape=v.shape, name=f"{kind}_rate_{i}", dtype=v.dtype,
+                                 initializer=keras.initializers.Constant(
+                                     self.inner_learning_rate))
+                 for i, v in enumerate(self.model.trainable_variables)]
+                for kind in ("mean", "log_std"))
+
+    def _rates(self) -> tuple[list, list]:
+        """Inner step sizes `(for the means, for the log-stds)`, one per parameter tensor."""
+        if not self.learn_inner_rates:
+            count = len(self.prior_log_stds)
+            return [self.inner_learning_rate] * count, [self.inner_learning_rate] * count
+        return ([ops.convert_to_tensor(r) for r in self.mean_rates],
+                [ops.convert_to_tensor(r) for r in self.log_std_rates])
 
     def noise_std(self) -> float:
         """The learned observation noise standard deviation."""
@@ -157,6 +179,7 @@ class ABML(GradientMetaLearner):
         means = stack_params(self.model.trainable_variables, batch)
         log_stds = stack_params(self.prior_log_stds, batch)
         mask = ops.cast(inputs[SUPPORT_MASK], means[0].dtype)
+        mean_rates, log_std_rates = self._rates()
         for step in range(steps):
             draw_seed = self.seed_generator if seed is None else seed + 7919 * (step + 1)
             with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -165,10 +188,10 @@ class ABML(GradientMetaLearner):
                                                inputs[SUPPORT_Y], mask, draw_seed)
                 total = ops.sum(objective)
             grads = tape.gradient(total, means + log_stds)
-            means = [m - self.inner_learning_rate * g
-                     for m, g in zip(means, grads[:len(means)], strict=True)]
-            log_stds = [r - self.inner_learning_rate * g
-                        for r, g in zip(log_stds, grads[len(means):], strict=True)]
+            means = [m - a * g for m, a, g in
+                     zip(means, mean_rates, grads[:len(means)], strict=True)]
+            log_stds = [r - a * g for r, a, g in
+                        zip(log_stds, log_std_rates, grads[len(means):], strict=True)]
         return means, log_stds
 
     def call(self, inputs, training=None):
@@ -206,7 +229,8 @@ class ABML(GradientMetaLearner):
         for key in ("first_order", "stop_tolerance", "safe_steps"):
             config.pop(key)
         return {**config, "init_std": self.init_std, "init_noise": self.init_noise,
-                "kl_weight": self.kl_weight, "seed": self.seed}
+                "kl_weight": self.kl_weight, "seed": self.seed,
+                "learn_inner_rates": self.learn_inner_rates}
 
 
 def mixture_log_likelihood(samples, noise_std: float, y) -> np.ndarray:
