@@ -65,7 +65,8 @@ def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5
         meta_batch_size: int | None = None, abml_inner_learning_rate: float = 0.01,
         abml_inner_steps: int = 1, abml_learn_inner_rates: bool = False,
         abml_init_std: float = 0.02, abml_init_noise: float = 0.5,
-        abml_kl_weight: float = 1.0, methods: tuple[str, ...] = ("maml", "abml")) -> dict:
+        abml_kl_weight: float = 1.0, abml_inner_update: str = "sgd",
+        methods: tuple[str, ...] = ("maml", "abml")) -> dict:
     """Train MAML and ABML, score predictive likelihood and coverage at each shot count.
 
     The `abml_*` options are ABML's constructor arguments (`l2l.algorithms.ABML`); `methods`
@@ -84,7 +85,8 @@ def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5
     batch = meta_batch_size or (4 if quick else 25)
     abml = {"inner_learning_rate": abml_inner_learning_rate, "inner_steps": abml_inner_steps,
             "learn_inner_rates": abml_learn_inner_rates, "init_std": abml_init_std,
-            "init_noise": abml_init_noise, "kl_weight": abml_kl_weight}
+            "init_noise": abml_init_noise, "kl_weight": abml_kl_weight,
+            "inner_update": abml_inner_update}
     tests = {k: stored_episodes(SinusoidTask(shots=k, queries=50), f"sinusoid-{k}shot-q50",
                                 n_test, "test") for k in shots}
     rows, pictures, noise_levels = [], {}, {}

@@ -79,3 +79,45 @@ def test_bad_arguments_are_named():
                    {"loss": "mae"}):
         with pytest.raises(InvalidValueError):
             ABML(small_net(), **kwargs)
+
+
+def test_learned_inner_rates_start_at_the_fixed_rate_and_are_meta_trained(tmp_path):
+    keras.utils.set_random_seed(0)
+    inputs = SinusoidTask(shots=3, queries=5).fixed_episodes(2, seed=1).inputs()
+    fixed = ABML(small_net(), inner_steps=2, inner_learning_rate=0.05, init_std=0.1, seed=0)
+    learned = ABML(small_net(), inner_steps=2, inner_learning_rate=0.05, init_std=0.1, seed=0,
+                   learn_inner_rates=True)
+    fixed(inputs), learned(inputs)
+    learned.model.set_weights(fixed.model.get_weights())
+    assert len(learned.trainable_weights) == len(fixed.trainable_weights) + 2 * len(
+        fixed.model.trainable_weights)
+    # at initialisation the learned rates are the fixed one: the same posteriors
+    np.testing.assert_allclose(learned.sample_functions(inputs, samples=3, seed=2),
+                               fixed.sample_functions(inputs, samples=3, seed=2), rtol=1e-5)
+    learned.compile(keras.optimizers.Adam(1e-2))
+    learned.fit(SinusoidTask(shots=4, queries=4).dataset(4, seed=0), steps_per_epoch=3,
+                verbose=0)
+    for rates in (learned.mean_rates, learned.log_std_rates):
+        moved = [np.abs(r.numpy() - 0.05).max() for r in rates]
+        assert max(moved) > 1e-3  # meta-trained
+    learned.save(tmp_path / "rates.keras")
+    loaded = keras.models.load_model(tmp_path / "rates.keras")
+    assert loaded.learn_inner_rates
+    np.testing.assert_array_equal(loaded.sample_functions(inputs, samples=3, seed=0),
+                                  learned.sample_functions(inputs, samples=3, seed=0))
+
+
+def test_natural_inner_steps_stay_finite_where_plain_steps_diverge_on_a_narrow_prior():
+    # the KL's curvature in the means is 1 / prior_std^2 = 10^4: plain steps of 0.5 explode,
+    # natural steps (scaled by the posterior variance) pull by half the distance to the prior
+    inputs = SinusoidTask(shots=3, queries=5).fixed_episodes(2, seed=1).inputs()
+    draws = {}
+    for update in ("sgd", "natural"):
+        keras.utils.set_random_seed(0)
+        model = ABML(small_net(), inner_steps=5, inner_learning_rate=0.5, init_std=0.01,
+                     inner_update=update, seed=0)
+        draws[update] = model.sample_functions(inputs, samples=3, seed=0)
+    assert not np.isfinite(draws["sgd"]).all()
+    assert np.isfinite(draws["natural"]).all() and np.abs(draws["natural"]).max() < 10
+    with pytest.raises(InvalidValueError):
+        ABML(small_net(), inner_update="adam")
