@@ -2,7 +2,9 @@
 
 Both are trained once on ragged sinusoid support sets (1 to 10 shots, 10 queries), for the
 same wall-clock budget each (`minutes_per_method`, Adam(1e-3) cosine-annealed over it), on the
-sinusoid benchmark's network (1-40-40-1 ReLU) with one inner step of 0.01, without XLA:
+sinusoid benchmark's network (1-40-40-1 ReLU), without XLA; MAML takes one inner step of
+0.01, ABML's inner loop is set by the `abml_*` options (its constructor's, kept in
+`settings["abml"]`):
 
 - `maml`: second-order MAML. Its predictive distribution is `N(f(x), sigma_k^2)` with one
   fixed noise level per shot count `k`, set to the root mean squared query error on
