@@ -123,7 +123,8 @@ def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5
                                 steps=out["steps"], noise_std=round(noise, 4),
                                 coverage95=[round(v, 4) for v in mean_ci95(coverage)],
                                 mse=[round(v, 4) for v in mean_ci95(mse)],
-                                function_spread=round(float(functions.std(axis=0).mean()), 4)))
+                                function_spread=round(float(functions.std(axis=0).mean()), 4),
+                                **(_abml_state(model) if name == "abml" else {})))
                 pictures.setdefault(k, {})[name] = _picture_task(
                     name, model, k, PICTURE_TASKS[shots.index(k) % 3], grid, samples, noise)
         keras.backend.clear_session()
@@ -136,6 +137,19 @@ def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5
                 "maml_noise_std_by_shots": noise_levels, "grid": grid.round(3).tolist(),
                 "picture": pictures}
     return {"rows": rows, "settings": settings, "notes": _notes(rows)}
+
+
+def _abml_state(model) -> dict:
+    """What ABML meta-learned: the prior's mean std and the inner rates' mean (if learned)."""
+    def mean(variables, transform=lambda v: v):
+        values = np.concatenate([transform(np.asarray(v.numpy())).ravel() for v in variables])
+        return round(float(values.mean()), 5)
+
+    state = {"prior_std_mean": mean(model.prior_log_stds, np.exp)}
+    if model.learn_inner_rates:
+        state.update(mean_rate_mean=mean(model.mean_rates),
+                     log_std_rate_mean=mean(model.log_std_rates))
+    return state
 
 
 def _picture_task(name, model, k, task, grid, samples, noise) -> dict:

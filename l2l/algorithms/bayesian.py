@@ -25,13 +25,12 @@ Inner steps. With plain steps (`inner_update="sgd"`, the paper's) a narrow prior
 draws need to stay close to good functions, makes adapting expensive: the meta-objective's KL
 charges `sum (m - theta)^2 / (2 prior_std^2)` for every move of the means (about 1,250 per unit
 squared at the initial std 0.02), and several steps diverge once `rate / prior_std^2` passes 2
-per example. On sinusoids the meta-learner answered by not adapting: given learned rates
-(`learn_inner_rates`) it shrank the means' rates from 0.01 to 1e-4..1e-3, and the posterior's
-spread did not shrink with more shots. `inner_update="natural"` takes natural-gradient steps
-instead (the means' step scaled by the posterior variance, on the whole ELBO), which makes a
-step's size independent of the prior's width: moves cost `rate^2 prior_std^2 grad^2 / 2` in
-the KL, the data's pull grows with the support set, and the posterior contracts where the
-data are informative.
+per example. On sinusoids the meta-learner answered by hardly adapting, even given learned
+rates (`learn_inner_rates`; see the probabilistic_maml results). `inner_update="natural"`
+takes natural-gradient steps instead (the means' step scaled by the posterior variance, on
+the whole ELBO), which makes a step's size independent of the prior's width: moves cost
+`rate^2 prior_std^2 grad^2 / 2` in the KL, the data's pull grows with the support set, and
+the posterior contracts where the data are informative.
 
 Prediction. `model(inputs)` is the posterior-mean network's answer (a point prediction,
 scored like MAML's); `sample_functions(inputs, samples, seed)` draws `samples` networks from
