@@ -121,3 +121,34 @@ def test_natural_inner_steps_stay_finite_where_plain_steps_diverge_on_a_narrow_p
     assert np.isfinite(draws["natural"]).all() and np.abs(draws["natural"]).max() < 10
     with pytest.raises(InvalidValueError):
         ABML(small_net(), inner_update="adam")
+
+
+def test_gauss_newton_step_is_exact_bayesian_linear_regression_on_a_linear_model():
+    # f(x) = w x + b is its own linearisation: one step gives the exact posterior's mean and
+    # the ELBO-optimal diagonal variances 1 / diag(precision), padded support points ignored
+    keras.utils.set_random_seed(0)
+    net = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model = ABML(net, inner_update="gauss_newton", init_std=0.7, init_noise=0.3, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 4, 1)).astype("float32")
+    y = (1.5 * x - 0.5 + 0.3 * rng.normal(size=x.shape)).astype("float32")
+    mask = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], "float32")
+    inputs = {"support_x": x, "support_y": y, "query_x": x, "support_mask": mask}
+    model(inputs)
+    means, log_stds = model.adapt_posterior(inputs)
+    kernel, bias = (v.numpy().astype("float64") for v in net.trainable_variables)
+    theta, prior_var, noise_var = np.array([kernel[0, 0], bias[0]]), 0.7**2, 0.3**2
+    for b in range(2):
+        keep = mask[b] > 0
+        design = np.stack([x[b, keep, 0], np.ones(keep.sum())], axis=1)
+        precision = np.eye(2) / prior_var + design.T @ design / noise_var
+        cov = np.linalg.inv(precision)
+        mean = cov @ (theta / prior_var + design.T @ y[b, keep, 0] / noise_var)
+        got_mean = [float(means[0][b, 0, 0]), float(means[1][b, 0])]
+        got_var = [float(np.exp(2 * log_stds[0][b, 0, 0])), float(np.exp(2 * log_stds[1][b, 0]))]
+        np.testing.assert_allclose(got_mean, mean, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got_var, 1 / np.diag(precision), rtol=1e-4, atol=1e-6)
+    draws = model.sample_functions(inputs, samples=3, seed=0)
+    np.testing.assert_array_equal(draws, model.sample_functions(inputs, samples=3, seed=0))
+    with pytest.raises(InvalidValueError):
+        ABML(small_net(), inner_update="gauss_newton", learn_inner_rates=True)

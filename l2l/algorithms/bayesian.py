@@ -30,7 +30,11 @@ rates (`learn_inner_rates`; see the probabilistic_maml results). `inner_update="
 takes natural-gradient steps instead (the means' step scaled by the posterior variance, on
 the whole ELBO), which makes a step's size independent of the prior's width: moves cost
 `rate^2 prior_std^2 grad^2 / 2` in the KL, the data's pull grows with the support set, and
-the posterior contracts where the data are informative.
+the posterior contracts where the data are informative. Its diagonal preconditioner still
+overshoots once the prior is wide (every parameter moves as if it alone explained a point);
+`inner_update="gauss_newton"` replaces the steps by the closed-form update of the network
+linearised at the means (`l2l.algorithms.linearised`: an `n x n` solve per episode), the
+ELBO's optimum for a linear model, with no step size to choose.
 
 Prediction. `model(inputs)` is the posterior-mean network's answer (a point prediction,
 scored like MAML's); `sample_functions(inputs, samples, seed)` draws `samples` networks from
@@ -63,6 +67,7 @@ from keras import ops
 
 from l2l.algorithms.base import GradientMetaLearner
 from l2l.algorithms.functional import stack_params
+from l2l.algorithms.linearised import linearised_posterior
 from l2l.episodes import QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y
 from l2l.errors import invalid_value
 from l2l.keras_compat import update_loss_metric
@@ -70,7 +75,7 @@ from l2l.ops import gaussian_kl_terms, masked_mean
 from l2l.serialization import register
 
 LOG_2PI = math.log(2 * math.pi)
-INNER_UPDATES = ("sgd", "natural")
+INNER_UPDATES = ("sgd", "natural", "gauss_newton")
 """How ABML's inner loop steps on the posterior (`ABML(inner_update=...)`)."""
 
 
@@ -116,7 +121,10 @@ class ABML(GradientMetaLearner):
             is `rate * (m - theta)` whatever the prior's width, so narrow priors do not make
             several steps diverge) and the data's pull grows with the number of support
             points and the prior variance, as a Bayesian update's does; `inner_learning_rate`
-            is then a fraction of a Newton step (about 0.1 to 1).
+            is then a fraction of a Newton step (about 0.1 to 1). "gauss_newton": the
+            closed-form posterior of the network linearised at the current means
+            (`l2l.algorithms.linearised`), one step per inner step; no learning rate (one
+            output only).
     """
 
     def __init__(self, model, loss="mse", inner_steps: int = 1,
@@ -131,6 +139,9 @@ class ABML(GradientMetaLearner):
             raise invalid_value("kl_weight", kl_weight, "a number >= 0")
         if inner_update not in INNER_UPDATES:
             raise invalid_value("inner_update", inner_update, f"one of {INNER_UPDATES}")
+        if inner_update == "gauss_newton" and learn_inner_rates:
+            raise invalid_value("learn_inner_rates", learn_inner_rates, "False with "
+                                'inner_update="gauss_newton" (its steps have no rate)')
         if getattr(keras.losses.get(loss), "__name__", None) != "mean_squared_error":
             raise invalid_value("loss", loss, '"mse" (ABML has a Gaussian likelihood)')
         kwargs.pop("first_order", None)
@@ -206,6 +217,12 @@ class ABML(GradientMetaLearner):
         mask = ops.cast(inputs[SUPPORT_MASK], means[0].dtype)
         natural = self.inner_update == "natural"
         count = ops.maximum(ops.sum(mask, axis=1), 1.0) if natural else 1.0
+        if self.inner_update == "gauss_newton":
+            for _ in range(steps):
+                means, log_stds = linearised_posterior(
+                    self.call_with_params, self.model.trainable_variables, self.prior_log_stds,
+                    means, inputs[SUPPORT_X], inputs[SUPPORT_Y], mask, self.log_noise)
+            return means, log_stds
         mean_rates, log_std_rates = self._rates()
         for step in range(steps):
             draw_seed = self.seed_generator if seed is None else seed + 7919 * (step + 1)
