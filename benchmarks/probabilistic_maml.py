@@ -2,7 +2,9 @@
 
 Both are trained once on ragged sinusoid support sets (1 to 10 shots, 10 queries), for the
 same wall-clock budget each (`minutes_per_method`, Adam(1e-3) cosine-annealed over it), on the
-sinusoid benchmark's network (1-40-40-1 ReLU) with one inner step of 0.01, without XLA:
+sinusoid benchmark's network (1-40-40-1 ReLU), without XLA; MAML takes one inner step of
+0.01, ABML's inner loop is set by the `abml_*` options (its constructor's, kept in
+`settings["abml"]`):
 
 - `maml`: second-order MAML. Its predictive distribution is `N(f(x), sigma_k^2)` with one
   fixed noise level per shot count `k`, set to the root mean squared query error on
@@ -14,7 +16,9 @@ sinusoid benchmark's network (1-40-40-1 ReLU) with one inner step of 0.01, witho
 Scored on the sinusoid benchmark's stored test tasks (`sinusoid-{k}shot-q50`, the same
 episode store) at 1, 2 and 5 shots: mean log density per query point (higher is better),
 coverage of the central 95% predictive interval (0.95 is calibrated) and the MSE of the point
-prediction (posterior-mean network for ABML), each with a 95% interval over tasks. The
+prediction (posterior-mean network for ABML), each with a 95% interval over tasks, and
+`function_spread`, the mean standard deviation of the sampled functions at a query point
+(0 for MAML): a posterior that contracts with data has less spread at more shots. The
 picture shows sampled functions for one task per shot count.
 
 Budget (full run): 2 x 2 training minutes, plus scoring 500 tasks x 3 shot counts (ABML:
@@ -32,8 +36,7 @@ PICTURE_TASKS = ((3.0, 0.5), (1.5, 2.0), (4.0, 1.2))
 """(amplitude, phase) of the task drawn for each shot count in the picture."""
 
 
-def _train(name: str, minutes: float, seed: int, batch: int, steps: int,
-           abml_inner_learning_rate: float = 0.01):
+def _train(name: str, minutes: float, seed: int, batch: int, steps: int, abml: dict):
     import keras
 
     from benchmarks.sinusoid import network
@@ -43,8 +46,7 @@ def _train(name: str, minutes: float, seed: int, batch: int, steps: int,
     if name == "maml":
         model = MAML(network(seed), inner_steps=1, inner_learning_rate=0.01)
     else:
-        model = ABML(network(seed), inner_steps=1, inner_learning_rate=abml_inner_learning_rate,
-                     seed=seed)
+        model = ABML(network(seed), seed=seed, **abml)
     model.compile(keras.optimizers.Adam(1e-3))
     out = train_and_evaluate(model, SinusoidTask(shots=(1, 10), queries=10).dataset(
         batch, seed=seed), None, minutes=minutes, steps_per_epoch=steps, metric="mse",
@@ -64,8 +66,15 @@ def _predictive(name, model, episodes, samples: int, noise: float | None, chunk:
 def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5),
         minutes_per_method: float | None = None, test_episodes: int | None = None,
         calibration_episodes: int | None = None, samples: int | None = None,
-        meta_batch_size: int | None = None, abml_inner_learning_rate: float = 0.01) -> dict:
-    """Train MAML and ABML, score predictive likelihood and coverage at each shot count."""
+        meta_batch_size: int | None = None, abml_inner_learning_rate: float = 0.01,
+        abml_inner_steps: int = 1, abml_learn_inner_rates: bool = False,
+        abml_init_std: float = 0.02, abml_init_noise: float = 0.5,
+        abml_kl_weight: float = 1.0, abml_inner_update: str = "sgd",
+        methods: tuple[str, ...] = ("maml", "abml")) -> dict:
+    """Train MAML and ABML, score predictive likelihood and coverage at each shot count.
+
+    The `abml_*` options are ABML's constructor arguments (`l2l.algorithms.ABML`); `methods`
+    picks which of the two to run (a probe of ABML's options alone)."""
     import keras
 
     from l2l.algorithms.bayesian import mixture_coverage, mixture_log_likelihood
@@ -78,15 +87,21 @@ def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5
     n_cal = calibration_episodes or (20 if quick else 200)
     samples = samples or (4 if quick else 20)
     batch = meta_batch_size or (4 if quick else 25)
+    abml = {"inner_learning_rate": abml_inner_learning_rate, "inner_steps": abml_inner_steps,
+            "learn_inner_rates": abml_learn_inner_rates, "init_std": abml_init_std,
+            "init_noise": abml_init_noise, "kl_weight": abml_kl_weight,
+            "inner_update": abml_inner_update}
     tests = {k: stored_episodes(SinusoidTask(shots=k, queries=50), f"sinusoid-{k}shot-q50",
                                 n_test, "test") for k in shots}
     rows, pictures, noise_levels = [], {}, {}
     grid = np.linspace(-5, 5, 100, dtype="float32")
-    for name in ("maml", "abml"):
+    unknown = sorted(set(methods) - {"maml", "abml"})
+    if unknown:
+        raise ValueError(f"Unknown method(s) {unknown}; choose from ('maml', 'abml').")
+    for name in methods:
         keras.utils.set_random_seed(seed)
         with PeakRSS() as memory:
-            model, out = _train(name, minutes, seed, batch, 5 if quick else 50,
-                                abml_inner_learning_rate)
+            model, out = _train(name, minutes, seed, batch, 5 if quick else 50, abml)
             for k in shots:
                 noise = None
                 if name == "maml":
@@ -107,19 +122,34 @@ def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5
                                           samples},
                                 steps=out["steps"], noise_std=round(noise, 4),
                                 coverage95=[round(v, 4) for v in mean_ci95(coverage)],
-                                mse=[round(v, 4) for v in mean_ci95(mse)]))
+                                mse=[round(v, 4) for v in mean_ci95(mse)],
+                                function_spread=round(float(functions.std(axis=0).mean()), 4),
+                                **(_abml_state(model) if name == "abml" else {})))
                 pictures.setdefault(k, {})[name] = _picture_task(
                     name, model, k, PICTURE_TASKS[shots.index(k) % 3], grid, samples, noise)
         keras.backend.clear_session()
     settings = {"shots": shots, "minutes_per_method": minutes, "test_episodes": n_test,
                 "calibration_episodes": n_cal, "samples": samples, "meta_batch_size": batch,
                 "train_shots": [1, 10], "network": "1-40-40-1 ReLU",
-                "inner": "1 step of 0.01 (ABML: of abml_inner_learning_rate, on the "
-                         "posterior's means and log-stds)",
-                "abml_inner_learning_rate": abml_inner_learning_rate,
+                "inner": "MAML: 1 step of 0.01; ABML: `abml` (steps on the posterior's means "
+                         "and log-stds)",
+                "abml": abml,
                 "maml_noise_std_by_shots": noise_levels, "grid": grid.round(3).tolist(),
                 "picture": pictures}
     return {"rows": rows, "settings": settings, "notes": _notes(rows)}
+
+
+def _abml_state(model) -> dict:
+    """What ABML meta-learned: the prior's mean std and the inner rates' mean (if learned)."""
+    def mean(variables, transform=lambda v: v):
+        values = np.concatenate([transform(np.asarray(v.numpy())).ravel() for v in variables])
+        return round(float(values.mean()), 5)
+
+    state = {"prior_std_mean": mean(model.prior_log_stds, np.exp)}
+    if model.learn_inner_rates:
+        state.update(mean_rate_mean=mean(model.mean_rates),
+                     log_std_rate_mean=mean(model.log_std_rates))
+    return state
 
 
 def _picture_task(name, model, k, task, grid, samples, noise) -> dict:

@@ -79,3 +79,76 @@ def test_bad_arguments_are_named():
                    {"loss": "mae"}):
         with pytest.raises(InvalidValueError):
             ABML(small_net(), **kwargs)
+
+
+def test_learned_inner_rates_start_at_the_fixed_rate_and_are_meta_trained(tmp_path):
+    keras.utils.set_random_seed(0)
+    inputs = SinusoidTask(shots=3, queries=5).fixed_episodes(2, seed=1).inputs()
+    fixed = ABML(small_net(), inner_steps=2, inner_learning_rate=0.05, init_std=0.1, seed=0)
+    learned = ABML(small_net(), inner_steps=2, inner_learning_rate=0.05, init_std=0.1, seed=0,
+                   learn_inner_rates=True)
+    fixed(inputs), learned(inputs)
+    learned.model.set_weights(fixed.model.get_weights())
+    assert len(learned.trainable_weights) == len(fixed.trainable_weights) + 2 * len(
+        fixed.model.trainable_weights)
+    # at initialisation the learned rates are the fixed one: the same posteriors
+    np.testing.assert_allclose(learned.sample_functions(inputs, samples=3, seed=2),
+                               fixed.sample_functions(inputs, samples=3, seed=2), rtol=1e-5)
+    learned.compile(keras.optimizers.Adam(1e-2))
+    learned.fit(SinusoidTask(shots=4, queries=4).dataset(4, seed=0), steps_per_epoch=3,
+                verbose=0)
+    for rates in (learned.mean_rates, learned.log_std_rates):
+        moved = [np.abs(r.numpy() - 0.05).max() for r in rates]
+        assert max(moved) > 1e-3  # meta-trained
+    learned.save(tmp_path / "rates.keras")
+    loaded = keras.models.load_model(tmp_path / "rates.keras")
+    assert loaded.learn_inner_rates
+    np.testing.assert_array_equal(loaded.sample_functions(inputs, samples=3, seed=0),
+                                  learned.sample_functions(inputs, samples=3, seed=0))
+
+
+def test_natural_inner_steps_stay_finite_where_plain_steps_diverge_on_a_narrow_prior():
+    # the KL's curvature in the means is 1 / prior_std^2 = 10^4: plain steps of 0.5 explode,
+    # natural steps (scaled by the posterior variance) pull by half the distance to the prior
+    inputs = SinusoidTask(shots=3, queries=5).fixed_episodes(2, seed=1).inputs()
+    draws = {}
+    for update in ("sgd", "natural"):
+        keras.utils.set_random_seed(0)
+        model = ABML(small_net(), inner_steps=5, inner_learning_rate=0.5, init_std=0.01,
+                     inner_update=update, seed=0)
+        draws[update] = model.sample_functions(inputs, samples=3, seed=0)
+    assert not np.isfinite(draws["sgd"]).all()
+    assert np.isfinite(draws["natural"]).all() and np.abs(draws["natural"]).max() < 10
+    with pytest.raises(InvalidValueError):
+        ABML(small_net(), inner_update="adam")
+
+
+def test_gauss_newton_step_is_exact_bayesian_linear_regression_on_a_linear_model():
+    # f(x) = w x + b is its own linearisation: one step gives the exact posterior's mean and
+    # the ELBO-optimal diagonal variances 1 / diag(precision), padded support points ignored
+    keras.utils.set_random_seed(0)
+    net = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model = ABML(net, inner_update="gauss_newton", init_std=0.7, init_noise=0.3, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 4, 1)).astype("float32")
+    y = (1.5 * x - 0.5 + 0.3 * rng.normal(size=x.shape)).astype("float32")
+    mask = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], "float32")
+    inputs = {"support_x": x, "support_y": y, "query_x": x, "support_mask": mask}
+    model(inputs)
+    means, log_stds = model.adapt_posterior(inputs)
+    kernel, bias = (v.numpy().astype("float64") for v in net.trainable_variables)
+    theta, prior_var, noise_var = np.array([kernel[0, 0], bias[0]]), 0.7**2, 0.3**2
+    for b in range(2):
+        keep = mask[b] > 0
+        design = np.stack([x[b, keep, 0], np.ones(keep.sum())], axis=1)
+        precision = np.eye(2) / prior_var + design.T @ design / noise_var
+        cov = np.linalg.inv(precision)
+        mean = cov @ (theta / prior_var + design.T @ y[b, keep, 0] / noise_var)
+        got_mean = [float(means[0][b, 0, 0]), float(means[1][b, 0])]
+        got_var = [float(np.exp(2 * log_stds[0][b, 0, 0])), float(np.exp(2 * log_stds[1][b, 0]))]
+        np.testing.assert_allclose(got_mean, mean, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got_var, 1 / np.diag(precision), rtol=1e-4, atol=1e-6)
+    draws = model.sample_functions(inputs, samples=3, seed=0)
+    np.testing.assert_array_equal(draws, model.sample_functions(inputs, samples=3, seed=0))
+    with pytest.raises(InvalidValueError):
+        ABML(small_net(), inner_update="gauss_newton", learn_inner_rates=True)
