@@ -146,6 +146,7 @@ def check_positive_number(name: str, value) -> float:
         raise invalid_value(name, value, "a positive finite number")
     return float(value)
 
+
 def class_count(y, y_pred) -> int | None:
     """`N` when `y_pred [..., N]` are class logits for labels `y [...]`, else None.
 

@@ -87,7 +87,7 @@ def test_bad_arguments_are_named(kwargs, message):
 @pytest.mark.parametrize("kwargs, message", [
     ({"prior": "cubic"}, "Unknown prior 'cubic'"),
     ({"prior": None}, "with neither it is plain MAML"),
-    ({"init_scale": 0.0}, "init_scale must be a positive"),
+    ({"init_scale": 0.0}, "`init_scale`: expected a positive finite"),
     ({"decay_after": 2.0}, "set scaled_rates=True"),
     ({"scaled_rates": True, "decay": 2.0}, "decay must be in"),
 ])

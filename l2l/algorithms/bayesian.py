@@ -73,6 +73,7 @@ from l2l.errors import invalid_value
 from l2l.keras_compat import update_loss_metric
 from l2l.ops import gaussian_kl_terms, masked_mean
 from l2l.serialization import register
+from l2l.validation import check_positive_number
 
 LOG_2PI = math.log(2 * math.pi)
 INNER_UPDATES = ("sgd", "natural", "gauss_newton")
@@ -132,9 +133,8 @@ class ABML(GradientMetaLearner):
                  init_std: float = 0.02, init_noise: float = 0.5, kl_weight: float = 1.0,
                  seed: int | None = None, learn_inner_rates: bool = False,
                  inner_update: str = "sgd", **kwargs):
-        for name, value in (("init_std", init_std), ("init_noise", init_noise)):
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise invalid_value(name, value, "a positive finite number")
+        check_positive_number("init_std", init_std)
+        check_positive_number("init_noise", init_noise)
         if not (isinstance(kl_weight, int | float) and kl_weight >= 0):
             raise invalid_value("kl_weight", kl_weight, "a number >= 0")
         if inner_update not in INNER_UPDATES:

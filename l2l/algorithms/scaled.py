@@ -65,6 +65,7 @@ from l2l.algorithms.priors import (
 )
 from l2l.errors import invalid_value
 from l2l.serialization import register
+from l2l.validation import check_positive_number
 
 PRIORS = {"quadratic": quadratic_penalty, "quartic": quartic_penalty}
 
@@ -112,8 +113,8 @@ class ScaleAwareMAML(GradientMetaLearner):
             self.init_scale_option = init_scale
         for name, value in (("init_scale", init_scale), ("prior_weight", prior_weight),
                             ("decay_after", decay_after)):
-            if value is not None and (not math.isfinite(value) or value <= 0):
-                raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
+            if value is not None:
+                check_positive_number(name, value)
         if not 0 <= decay <= 1:
             raise ValueError(f"decay must be in [0, 1], got {decay!r}.")
         if decay_after is not None and not scaled_rates:
