@@ -23,7 +23,8 @@ def run(quick: bool = False, seed: int = 0, *, ways: tuple[int, ...] | None = No
         max_degrees: float = 10.0, temperature: float | None = None,
         learning_rate: float = 1e-3, warmup_steps: int = 0, total_steps: int | None = None,
         val_alphabets: tuple[str, ...] = (), val_episodes: int = 200,
-        steps_per_epoch: int | None = None) -> dict:
+        steps_per_epoch: int | None = None, filters: tuple[int, ...] | None = None,
+        width: int | None = None, batch_size: int | None = None) -> dict:
     """`few_shot.run` on Omniglot only, over the 5/20-way x 1/5-shot grid (recipe options: see
     `few_shot.run`)."""
     return few_shot.run(
@@ -34,4 +35,5 @@ def run(quick: bool = False, seed: int = 0, *, ways: tuple[int, ...] | None = No
         train_ways=train_ways, eval_ways=eval_ways, augment=augment, max_shift=max_shift,
         max_degrees=max_degrees, temperature=temperature, learning_rate=learning_rate,
         warmup_steps=warmup_steps, total_steps=total_steps, val_alphabets=val_alphabets,
-        val_episodes=val_episodes, steps_per_epoch=steps_per_epoch)
+        val_episodes=val_episodes, steps_per_epoch=steps_per_epoch, filters=filters,
+        width=width, batch_size=batch_size)
