@@ -223,6 +223,14 @@ def headline(results: list[dict], page: str = "docs/results.md", root: str = "."
             "; ".join(f"{100 * PUBLISHED_OMNIGLOT[r['method']][(ways, shots)]:.1f}% "
                       f"({r['method']})" for r in rows
                       if (ways, shots) in PUBLISHED_OMNIGLOT.get(r["method"], {})))
+    for r in pick("omniglot-flagship", lambda r: True):
+        ways, shots = r["settings"]["ways"], r["settings"]["shots"]
+        published = PUBLISHED_OMNIGLOT.get(r["method"], {}).get((ways, shots))
+        add("omniglot-flagship", f"Omniglot {ways}-way {shots}-shot, unseen alphabets, "
+            f"flagship ({r['train_seconds'] / 60:.0f} training minutes, {r['steps']:,} steps)",
+            f"**{value(r)}** ({r['method']}, one model trained at "
+            f"{r.get('trained_ways', ways)}-way)",
+            f"{100 * published:.1f}% ({r['method']})" if published else "")
     # The best learner comes from the flagship run when there is one, MAML from the grid.
     learners_from = "sinusoid-flagship" if "sinusoid-flagship" in by else "sinusoid"
     for shots, figure in MAML_MSE.items():
