@@ -33,8 +33,15 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
         minutes_per_cell: float | None = None, steps_per_epoch: int | None = None,
         batch_size: int | None = None, queries: int = 8, test_episodes: int | None = None,
         val_episodes: int | None = None, target: float = TARGET,
-        data_dir: str | None = None) -> dict:
-    """Train and score every (protocol, shots, kind) cell; quick mode: one tiny cell per kind."""
+        data_dir: str | None = None, augment: tuple[float, ...] | None = None,
+        weight_decay: float = 0.0, save_model: str | None = None) -> dict:
+    """Train and score every (protocol, shots, kind) cell; quick mode: one tiny cell per kind.
+
+    Recipe options: `augment=2,10` jitters every training digit by up to 2 pixels and 10
+    degrees (`TwoDigitTask(augment=...)`; validation and test images are never jittered);
+    `weight_decay` trains with AdamW at that decay. `save_model=PATH.keras` saves the model of
+    the last cell, for `benchmarks/two_digit_errors.py` to analyse.
+    """
     import keras
 
     from l2l.datasets import load_mnist
@@ -62,23 +69,27 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
     progress.plan(len(protocols) * len(shots) * len(kinds))
     for protocol in protocols:
         for k in shots:
-            def task(split, queries, protocol=protocol, k=k):
+            def task(split, queries, protocol=protocol, k=k, jitter=None):
                 return TwoDigitTask(images, labels, split=split, protocol=protocol, shots=k,
-                                    queries=queries)
+                                    queries=queries, augment=jitter)
 
             name = f"two_digit-{protocol}-{k}shot"
             test = stored_episodes(task("test", 2), name, n_test, "test")
             validation = stored_episodes(task("val", 2), name, n_val, "val")
-            train = task("train", queries)
+            train = task("train", queries, jitter=augment)
             for kind in kinds:
                 progress.cell(f"{kind}, {protocol} {k}-shot")
                 keras.utils.set_random_seed(seed)
                 with PeakRSS() as memory:
-                    model = two_digit_model(kind)
+                    model = two_digit_model(kind, weight_decay=weight_decay)
                     out = train_and_evaluate(
                         model, train.dataset(batch_size, seed=seed), test, minutes=minutes,
                         steps_per_epoch=steps, validation=validation, target=target,
                         anneal=True)
+                if save_model:
+                    from l2l.training import save_model as save
+
+                    save(model, save_model)
                 keras.backend.clear_session()
                 rows.append(row(
                     kind, "accuracy", out["mean"], ci95=out["ci95"], episodes=out["episodes"],
@@ -102,6 +113,8 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
             "minutes_per_cell": minutes, "steps_per_epoch": steps, "batch_size": batch_size,
             "train_queries": queries, "eval_queries": 2, "test_episodes": n_test,
             "val_episodes": n_val, "target_val_accuracy": target, "split_seed": SPLIT_SEED,
+            "augment": None if augment is None else list(augment), "weight_decay": weight_decay,
+            "optimizer": "AdamW" if weight_decay else "Adam",
             "data": {"source": "l2l.datasets.load_mnist(subset='test')",
                      "images": int(len(images)), "data_dir": data_dir},
             "full_grid_cells": grid,
@@ -111,7 +124,8 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
 
 
 def plot(result: dict):
-    """Accuracy (with 95% CI) and time to target per cell, one bar per learner kind."""
+    """Accuracy (with 95% CI) and time to target per cell, one bar per learner kind, and each
+    cell's validation curve (accuracy after each epoch of `steps_per_epoch` steps)."""
     import matplotlib.pyplot as plt
 
     rows = result["rows"]
@@ -119,7 +133,7 @@ def plot(result: dict):
     kinds = list(dict.fromkeys(r["method"] for r in rows))
     width = 0.8 / len(kinds)
     budget = 60 * result["settings"]["minutes_per_cell"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (left, right, curves) = plt.subplots(1, 3, figsize=(15, 3.8))
     x = np.arange(len(cells))
     for i, kind in enumerate(kinds):
         by_cell = {(r["settings"]["protocol"], r["settings"]["shots"]): r
@@ -144,6 +158,16 @@ def plot(result: dict):
         ax.set_xlim(-0.5, len(cells) - 0.5)
         ax.grid(axis="y", alpha=0.3)
     left.set_ylim(40, 100)
+    steps = result["settings"]["steps_per_epoch"]
+    for r in rows:
+        curve = 100 * np.asarray(r.get("val_curve") or [np.nan])
+        curves.plot(steps * np.arange(1, len(curve) + 1), curve, lw=1,
+                    label=f"{r['method']}, {r['settings']['protocol']} {r['settings']['shots']}-shot")
+    curves.set_xlabel("training steps", fontsize=8)
+    curves.set_ylabel("validation accuracy (%)")
+    curves.set_ylim(50, 100)
+    curves.grid(alpha=0.3)
+    curves.legend(fontsize=6, loc="lower right")
     right.set_ylim(0, 1.05 * max([budget] + [r.get("time_to_target_seconds") or 0
                                              for r in rows]))
     fig.legend(*left.get_legend_handles_labels(), loc="upper center", ncol=len(kinds) + 1,

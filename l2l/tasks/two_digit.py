@@ -40,6 +40,7 @@ import numpy as np
 
 from l2l.episodes import Episode
 from l2l.errors import InvalidValueError, invalid_value
+from l2l.tasks.augment import check_augment, shift_rotate
 from l2l.tasks.base import TaskDistribution, check_shots, fraction_split
 from l2l.tasks.splits import SPLIT_FRACTIONS
 from l2l.tasks.splits import SPLIT_NAMES as SPLITS
@@ -127,6 +128,9 @@ class TwoDigitTask(TaskDistribution):
         split_seed: which numbers and images land in which split (`l2l.tasks.splits`); keep
             the default to compare with published l2l figures. Not the seed of the episode
             stream, which `episodes`/`dataset(seed=...)` take.
+        augment: `(max_shift_pixels, max_degrees)`: jitter every digit image of an episode
+            on its own (`l2l.tasks.augment.shift_rotate`, never a flip), for training
+            episodes; `None` (the default) draws the images as they are.
         seed: deprecated name of `split_seed`.
 
     Episodes hold `support_x`/`query_x` as `[B, n, 28, 56, 1]` uint8 and `support_y`/`query_y`
@@ -144,6 +148,7 @@ class TwoDigitTask(TaskDistribution):
         hard_negative_fraction: float = 0.5,
         split_seed: int = SPLIT_SEED,
         *,
+        augment: tuple[float, float] | None = None,
         seed: int | None = None,
     ):
         if seed is not None:
@@ -172,6 +177,7 @@ class TwoDigitTask(TaskDistribution):
                                 "a share in [0, 1]")
         self.split, self.protocol, self.queries = split, protocol, queries
         self.hard_negative_fraction = hard_negative_fraction
+        self.augment = check_augment(augment)
         self.numbers = number_splits(protocol, split_seed)[split]
         self._hard_table, self._hard_counts = _hard_negative_table(self.numbers)
 
@@ -194,6 +200,8 @@ class TwoDigitTask(TaskDistribution):
         picks = self._start[digits] + (rng.random(digits.shape) * self._count[digits]).astype(
             np.int64)
         tens, ones = self._digit_images[picks]
+        if self.augment is not None:
+            tens, ones = shift_rotate(np.stack([tens, ones]), rng, *self.augment)
         return np.concatenate([tens, ones], axis=-1)[..., None]
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> Episode:
