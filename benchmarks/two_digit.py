@@ -161,8 +161,9 @@ def plot(result: dict):
     steps = result["settings"]["steps_per_epoch"]
     for r in rows:
         curve = 100 * np.asarray(r.get("val_curve") or [np.nan])
+        cell = r["settings"]
         curves.plot(steps * np.arange(1, len(curve) + 1), curve, lw=1,
-                    label=f"{r['method']}, {r['settings']['protocol']} {r['settings']['shots']}-shot")
+                    label=f"{r['method']}, {cell['protocol']} {cell['shots']}-shot")
     curves.set_xlabel("training steps", fontsize=8)
     curves.set_ylabel("validation accuracy (%)")
     curves.set_ylim(50, 100)
