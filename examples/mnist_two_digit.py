@@ -219,7 +219,8 @@ def _pair(text: str | None) -> list[float] | None:
     try:
         return [float(part) for part in text.split(",")]
     except ValueError:
-        raise SystemExit(f"--augment takes SHIFT,DEGREES such as 2,10 or none, got {text!r}.")
+        raise SystemExit(f"--augment takes SHIFT,DEGREES such as 2,10 or none, got {text!r}.") \
+            from None
 
 
 def _commit() -> str:
