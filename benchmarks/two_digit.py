@@ -34,12 +34,15 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
         batch_size: int | None = None, queries: int = 8, test_episodes: int | None = None,
         val_episodes: int | None = None, target: float = TARGET,
         data_dir: str | None = None, augment: tuple[float, ...] | None = None,
-        weight_decay: float = 0.0, save_model: str | None = None) -> dict:
+        weight_decay: float = 0.0, turns: tuple[int, ...] | None = None,
+        save_model: str | None = None) -> dict:
     """Train and score every (protocol, shots, kind) cell; quick mode: one tiny cell per kind.
 
     Recipe options: `augment=2,10` jitters every training digit by up to 2 pixels and 10
     degrees (`TwoDigitTask(augment=...)`; validation and test images are never jittered);
-    `weight_decay` trains with AdamW at that decay. `save_model=PATH.keras` saves the model of
+    `weight_decay` trains with AdamW at that decay; `turns=0,1,3` turns each training
+    episode's left and right digits by a random choice of those quarter turns (new concepts,
+    `TwoDigitTask(turns=...)`). `save_model=PATH.keras` saves the model of
     the last cell, for `benchmarks/two_digit_errors.py` to analyse.
     """
     import keras
@@ -69,14 +72,14 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
     progress.plan(len(protocols) * len(shots) * len(kinds))
     for protocol in protocols:
         for k in shots:
-            def task(split, queries, protocol=protocol, k=k, jitter=None):
+            def task(split, queries, protocol=protocol, k=k, jitter=None, turn=None):
                 return TwoDigitTask(images, labels, split=split, protocol=protocol, shots=k,
-                                    queries=queries, augment=jitter)
+                                    queries=queries, augment=jitter, turns=turn)
 
             name = f"two_digit-{protocol}-{k}shot"
             test = stored_episodes(task("test", 2), name, n_test, "test")
             validation = stored_episodes(task("val", 2), name, n_val, "val")
-            train = task("train", queries, jitter=augment)
+            train = task("train", queries, jitter=augment, turn=turns)
             for kind in kinds:
                 progress.cell(f"{kind}, {protocol} {k}-shot")
                 keras.utils.set_random_seed(seed)
@@ -114,6 +117,7 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
             "train_queries": queries, "eval_queries": 2, "test_episodes": n_test,
             "val_episodes": n_val, "target_val_accuracy": target, "split_seed": SPLIT_SEED,
             "augment": None if augment is None else list(augment), "weight_decay": weight_decay,
+            "turns": None if turns is None else list(turns),
             "optimizer": "AdamW" if weight_decay else "Adam",
             "data": {"source": "l2l.datasets.load_mnist(subset='test')",
                      "images": int(len(images)), "data_dir": data_dir},

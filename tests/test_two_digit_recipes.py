@@ -124,3 +124,19 @@ def test_quick_two_digit_errors_breaks_down_the_stored_test_episodes(mnist_dir, 
                if r["metric"] == "digit_error" and r["settings"]["heldout"]}
     assert heldout == {6, 7}  # every test number of heldout-digits has a 6 or a 7
     assert (tmp_path / "benchmark_two_digit_errors.png").exists()
+
+
+def test_turns_turn_every_image_of_an_episode_alike_and_keep_the_answers():
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(10, 28, 28), dtype=np.uint8)  # one image per digit
+    labels = np.arange(10)
+    plain = TwoDigitTask(images, labels, split="train", queries=4).episodes(6, seed=2)
+    turned = TwoDigitTask(images, labels, split="train", queries=4, turns=(1,)).episodes(
+        6, seed=2)
+    np.testing.assert_array_equal(plain.query_y, turned.query_y)
+    for x, y in ((plain.query_x, turned.query_x), (plain.support_x, turned.support_x)):
+        left, right = x[..., :28, 0], x[..., 28:, 0]
+        np.testing.assert_array_equal(y[..., :28, 0], np.rot90(left, 1, axes=(-2, -1)))
+        np.testing.assert_array_equal(y[..., 28:, 0], np.rot90(right, 1, axes=(-2, -1)))
+    with pytest.raises(InvalidValueError, match="turns"):
+        TwoDigitTask(images, labels, turns=(5,))
