@@ -140,3 +140,12 @@ def test_turns_turn_every_image_of_an_episode_alike_and_keep_the_answers():
         np.testing.assert_array_equal(y[..., 28:, 0], np.rot90(right, 1, axes=(-2, -1)))
     with pytest.raises(InvalidValueError, match="turns"):
         TwoDigitTask(images, labels, turns=(5,))
+
+
+def test_unset_recipe_options_leave_the_stored_episode_config_unchanged():
+    images = np.zeros((20, 28, 28), np.uint8)
+    labels = np.arange(20) % 10
+    config = TwoDigitTask(images, labels, split="test").config()
+    assert "augment" not in config and "turns" not in config  # sets stored before them match
+    jittered = TwoDigitTask(images, labels, augment=(2, 10), turns=(0, 1)).config()
+    assert jittered["augment"] == [2.0, 10.0] and "turns" in jittered

@@ -203,6 +203,15 @@ class TwoDigitTask(TaskDistribution):
             raise InvalidValueError(f"The {split} image pool has no images of digit(s) "
                              f"{missing.tolist()}; give images of every digit.")
 
+    def config(self) -> dict:
+        """`TaskDistribution.config`, without `augment`/`turns` when they are unset: episode
+        sets stored before those options existed stay valid."""
+        config = super().config()
+        for name in ("augment", "turns"):
+            if config.get(name) is None:
+                config.pop(name, None)
+        return config
+
     def _draw_images(self, numbers: np.ndarray, rng: np.random.Generator,
                      turns: np.ndarray | None = None) -> np.ndarray:
         """One random image of each number in `numbers` (`[B, n]`) -> `[B, n, 28, 56, 1]`,
