@@ -53,7 +53,9 @@ def digit_errors(targets: np.ndarray, queries: np.ndarray, correct: np.ndarray) 
         correct: `[E, Q]` whether the model answered the query right.
 
     Returns `{"digits": {d: [errors, queries]}, "pairs": {"a-b": [false_same, queries]},
-    "same": [errors, queries], "different": [errors, queries]}`: a digit counts for a query
+    "numbers": {n: [false_different, queries]}, "same": [errors, queries],
+    "different": [errors, queries]}`: `numbers` counts the "same" queries of each target
+    number and how many of them were called different; a digit counts for a query
     when the target or the query number contains it; a pair `a-b` (a < b) counts for a
     "different" query that differs from its target in one position, a and b there.
 
@@ -80,7 +82,11 @@ def digit_errors(targets: np.ndarray, queries: np.ndarray, correct: np.ndarray) 
         count = pairs.setdefault(f"{a}-{b}", [0, 0])
         count[0] += int(wrong[e, q])
         count[1] += 1
-    return {"digits": digits, "pairs": dict(sorted(pairs.items())),
+    numbers: dict[int, list[int]] = {}
+    for t in np.unique(targets[same]):
+        mine = same & (targets == t)
+        numbers[int(t)] = [int(wrong[mine].sum()), int(mine.sum())]
+    return {"digits": digits, "pairs": dict(sorted(pairs.items())), "numbers": numbers,
             "same": [int(wrong[same].sum()), int(same.sum())],
             "different": [int(wrong[~same].sum()), int((~same).sum())]}
 
@@ -138,6 +144,9 @@ def run(quick: bool = False, seed: int = 0, *, model: str | None = None,
     for d, (wrong, n) in errors["digits"].items():
         rows.append(row(name, "digit_error", wrong / n, episodes=n, seed=seed,
                         settings={**settings, "digit": d, "heldout": d in held}))
+    for number, (wrong, n) in errors["numbers"].items():
+        rows.append(row(name, "number_false_different", wrong / n, episodes=n, seed=seed,
+                        settings={**settings, "number": number}))
     for pair, (wrong, n) in errors["pairs"].items():
         rows.append(row(name, "pair_false_same", wrong / n, episodes=n, seed=seed,
                         settings={**settings, "pair": pair}))
@@ -212,6 +221,8 @@ def summarize(result: dict) -> str:
     digits = sorted((r for r in rows if r["metric"] == "digit_error"), key=lambda r: -r["mean"])
     pairs = sorted((r for r in rows if r["metric"] == "pair_false_same" and r["episodes"] >= 20),
                    key=lambda r: -r["mean"])[:5]
+    numbers = sorted((r for r in rows if r["metric"] == "number_false_different"),
+                     key=lambda r: -r["mean"])[:5]
     top = rows[0]
     same, different = top["same_errors"], top["different_errors"]
     return "\n".join([
@@ -221,6 +232,9 @@ def summarize(result: dict) -> str:
         "Error by digit: " + ", ".join(
             f"{r['settings']['digit']}{'*' if r['settings']['heldout'] else ''} "
             f"{100 * r['mean']:.1f}%" for r in digits) + " (* never seen in training).",
+        "'Different' answered to the same number, worst five: " + ", ".join(
+            f"{r['settings']['number']:02d} {100 * r['mean']:.0f}% of {r['episodes']}"
+            for r in numbers) + ".",
         "Most confused pairs (at least 20 queries): " + ", ".join(
             f"{r['settings']['pair']} {100 * r['mean']:.0f}% of {r['episodes']}" for r in pairs)
         + "."])

@@ -107,6 +107,7 @@ def test_digit_errors_on_a_hand_made_case():
     assert out["pairs"] == {"1-5": [0, 1], "6-7": [2, 2]}
     assert out["digits"][7] == [3, 4] and out["digits"][2] == [0, 2]
     assert 3 not in out["digits"]
+    assert out["numbers"] == {12: [0, 1], 67: [1, 1]}  # same-number queries called different
 
 
 def test_quick_two_digit_errors_breaks_down_the_stored_test_episodes(mnist_dir, tmp_path):
