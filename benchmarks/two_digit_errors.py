@@ -225,7 +225,7 @@ def summarize(result: dict) -> str:
                      key=lambda r: -r["mean"])[:5]
     top = rows[0]
     same, different = top["same_errors"], top["different_errors"]
-    return "\n".join([
+    return "\n".join("- " + line for line in [
         f"Accuracy {100 * top['mean']:.1f}% ± {100 * top['ci95']:.1f} on {top['episodes']} "
         f"episodes; errors on 'same' queries {same[0]}/{same[1]}, on 'different' "
         f"{different[0]}/{different[1]}.",
