@@ -30,7 +30,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.common import PeakRSS, row, stored_episodes, train_and_evaluate
+from benchmarks.common import (
+    PeakRSS,
+    paired_difference,
+    row,
+    stored_episodes,
+    train_and_evaluate,
+    verdict_verb,
+)
 
 PICTURE_TASKS = ((3.0, 0.5), (1.5, 2.0), (4.0, 1.2))
 """(amplitude, phase) of the task drawn for each shot count in the picture."""
@@ -93,7 +100,7 @@ def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5
             "inner_update": abml_inner_update}
     tests = {k: stored_episodes(SinusoidTask(shots=k, queries=50), f"sinusoid-{k}shot-q50",
                                 n_test, "test") for k in shots}
-    rows, pictures, noise_levels = [], {}, {}
+    rows, pictures, noise_levels, per_task = [], {}, {}, {}
     grid = np.linspace(-5, 5, 100, dtype="float32")
     unknown = sorted(set(methods) - {"maml", "abml"})
     if unknown:
@@ -110,7 +117,8 @@ def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5
                     errors = model.predict(calibration.inputs(), verbose=0) - calibration.query_y
                     noise = noise_levels[k] = float(np.sqrt(np.mean(errors ** 2)))
                 functions, noise = _predictive(name, model, tests[k], samples, noise)
-                log_lik = mixture_log_likelihood(functions, noise, tests[k].query_y)
+                log_lik = per_task[name, k] = mixture_log_likelihood(functions, noise,
+                                                                     tests[k].query_y)
                 coverage = mixture_coverage(functions, noise, tests[k].query_y)
                 point = (model.predict(tests[k].inputs(), batch_size=100, verbose=0)
                          if name == "abml" else functions[0])
@@ -128,6 +136,10 @@ def run(quick: bool = False, seed: int = 0, *, shots: tuple[int, ...] = (1, 2, 5
                 pictures.setdefault(k, {})[name] = _picture_task(
                     name, model, k, PICTURE_TASKS[shots.index(k) % 3], grid, samples, noise)
         keras.backend.clear_session()
+    for r in rows:  # ABML against MAML, paired over the same test tasks
+        k = r["settings"]["shots"]
+        if r["method"] == "abml" and ("maml", k) in per_task:
+            r["vs_maml"] = paired_difference(per_task["abml", k], per_task["maml", k])
     settings = {"shots": shots, "minutes_per_method": minutes, "test_episodes": n_test,
                 "calibration_episodes": n_cal, "samples": samples, "meta_batch_size": batch,
                 "train_shots": [1, 10], "network": "1-40-40-1 ReLU",
@@ -181,11 +193,17 @@ def _notes(rows: list[dict]) -> list[str]:
         a, m = by.get(("abml", k)), by.get(("maml", k))
         if a is None or m is None:
             continue
-        verdict = ("better than" if a["mean"] - a["ci95"] > m["mean"] + m["ci95"] else
-                   "worse than" if a["mean"] + a["ci95"] < m["mean"] - m["ci95"] else
-                   "not distinguishable from")
-        notes.append(f"{k} shot(s): ABML log-likelihood {a['mean']:.3f} +- {a['ci95']:.3f} is "
-                     f"{verdict} MAML's {m['mean']:.3f} +- {m['ci95']:.3f}; 95% coverage "
+        if "vs_maml" in a:  # paired over the same test tasks
+            paired = a["vs_maml"]
+            verdict = (f"ABML {verdict_verb(paired)} MAML (paired difference "
+                       f"{paired['difference']:+.3f} +- {paired['ci95']:.3f} over "
+                       f"{paired['pairs']} tasks)")
+        else:  # results stored before the paired comparison: the two intervals
+            verdict = "ABML " + ("beats" if a["mean"] - a["ci95"] > m["mean"] + m["ci95"] else
+                                 "is worse than" if a["mean"] + a["ci95"] < m["mean"] - m["ci95"]
+                                 else "is not distinguishable from") + " MAML (two intervals)"
+        notes.append(f"{k} shot(s): log-likelihood ABML {a['mean']:.3f} +- {a['ci95']:.3f}, "
+                     f"MAML {m['mean']:.3f} +- {m['ci95']:.3f}: {verdict}; 95% coverage "
                      f"{a['coverage95'][0]:.3f} vs {m['coverage95'][0]:.3f}; MSE "
                      f"{a['mse'][0]:.3f} vs {m['mse'][0]:.3f}.")
     return notes

@@ -247,28 +247,34 @@ CLASSIFICATION_KINDS = kinds.names("classification")
 
 def two_digit_model(kind: str = "features", learning_rate: float = 1e-3,
                     decay_steps: int | None = None,
-                    jit_compile: bool | str = "auto") -> MetaModel:
+                    jit_compile: bool | str = "auto", weight_decay: float = 0.0) -> MetaModel:
     """A compiled `MetaModel` for the two-digit task: logits `[B, Q]`, 1 = same number.
 
     `decay_steps` anneals the learning rate to zero along a cosine over that many steps (set
-    it to the planned number of training steps); `None` keeps it constant.
+    it to the planned number of training steps); `None` keeps it constant. `weight_decay`
+    above 0 trains with AdamW's decoupled decay at that rate (see `compile_binary`).
     """
     model = kinds.get_kind(kind, "two_digit").model(KindSettings("two_digit"))
     if decay_steps is not None:
         learning_rate = keras.optimizers.schedules.CosineDecay(
             check_learning_rate(learning_rate), decay_steps)
-    compile_binary(model, learning_rate, jit_compile)
+    compile_binary(model, learning_rate, jit_compile, weight_decay=weight_decay)
     return model
 
 
 def compile_binary(model: keras.Model, learning_rate=1e-3,
-                   jit_compile: bool | str = "auto") -> keras.Model:
+                   jit_compile: bool | str = "auto", weight_decay: float = 0.0) -> keras.Model:
     """Compile for binary answers given as logits: cross-entropy loss, accuracy at logit 0.
 
-    `learning_rate` is a float or a `keras.optimizers.schedules.LearningRateSchedule`.
+    `learning_rate` is a float or a `keras.optimizers.schedules.LearningRateSchedule`;
+    `weight_decay` > 0 uses `keras.optimizers.AdamW` with that decay (0: plain Adam).
     """
+    if not (isinstance(weight_decay, int | float) and 0 <= weight_decay < 1):
+        raise invalid_value("weight_decay", weight_decay, "a number in [0, 1), e.g. 1e-4")
+    rate = check_learning_rate(learning_rate)
     model.compile(
-        optimizer=keras.optimizers.Adam(check_learning_rate(learning_rate)),
+        optimizer=keras.optimizers.AdamW(rate, weight_decay=weight_decay) if weight_decay
+        else keras.optimizers.Adam(rate),
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
         metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
         jit_compile=jit_compile,

@@ -22,4 +22,10 @@ def test_quick_run_scores_likelihood_and_coverage(tmp_path):
         assert r["metric"] == "log_likelihood" and r["episodes"] == 6
         assert 0 <= r["coverage95"][0] <= 1 and r["noise_std"] > 0
     assert set(result["settings"]["picture"]["1"]) == {"maml", "abml"}
-    assert sum("ABML log-likelihood" in n for n in result["notes"]) == 2
+    # ABML is compared with MAML paired over the same 6 test tasks, at each shot count.
+    by = {(r["method"], r["settings"]["shots"]): r for r in result["rows"]}
+    for k in (1, 2):
+        paired = by["abml", k]["vs_maml"]
+        assert paired["pairs"] == 6 and paired["ci95"] > 0
+        assert abs(paired["difference"] - (by["abml", k]["mean"] - by["maml", k]["mean"])) < 1e-4
+    assert sum("paired difference" in n for n in result["notes"]) == 2

@@ -10,6 +10,8 @@ embedded by the same network.
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import layers, ops
 
@@ -67,7 +69,13 @@ class PrototypeHeadGenerator(ClassHeadGenerator):
 
     `kernel_c = 2 p_c`, `bias_c = -|p_c|^2`: softmax over `q @ kernel + bias` is softmax over
     the negative squared Euclidean distances `-|q - p_c|^2` (see `l2l.ops.prototype_head`). It
-    has no weights: everything is learned by the shared encoder.
+    has no weights (everything is learned by the shared encoder) unless given a temperature:
+
+    Args:
+        ways: classes per episode.
+        scale: the distances are multiplied by this (an inverse temperature) before the
+            softmax; 1 is the paper's rule.
+        trainable_scale: learn the scale (as its logarithm) with the rest of the model.
 
     Example:
 
@@ -81,8 +89,29 @@ class PrototypeHeadGenerator(ClassHeadGenerator):
     [[0, 1]]
     """
 
+    def __init__(self, ways: int, scale: float = 1.0, trainable_scale: bool = False, **kwargs):
+        super().__init__(ways, **kwargs)
+        if isinstance(scale, bool) or not 0 < float(scale) < math.inf:
+            raise InvalidValueError(f"scale must be a positive finite number, got {scale!r}.")
+        self.scale, self.trainable_scale = float(scale), bool(trainable_scale)
+
+    def build(self, support_x_shape, support_y_shape=None, support_mask_shape=None):
+        if self.scale != 1.0 or self.trainable_scale:  # the paper's rule has no weight
+            self.log_scale = self.add_weight(
+                shape=(), initializer=keras.initializers.Constant(math.log(self.scale)),
+                trainable=self.trainable_scale, name="log_scale")
+        self.built = True
+
     def head(self, prototypes, counts, training=None):
-        return prototype_head(prototypes, counts)
+        kernel, bias = prototype_head(prototypes, counts)
+        if not hasattr(self, "log_scale"):
+            return kernel, bias
+        scale = ops.exp(ops.cast(self.log_scale, kernel.dtype))
+        return kernel * scale, ops.where(counts > 0, bias * scale, bias)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale,
+                "trainable_scale": self.trainable_scale}
 
 
 @register

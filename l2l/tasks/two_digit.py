@@ -40,6 +40,7 @@ import numpy as np
 
 from l2l.episodes import Episode
 from l2l.errors import InvalidValueError, invalid_value
+from l2l.tasks.augment import check_augment, shift_rotate
 from l2l.tasks.base import TaskDistribution, check_shots, fraction_split
 from l2l.tasks.splits import SPLIT_FRACTIONS
 from l2l.tasks.splits import SPLIT_NAMES as SPLITS
@@ -127,6 +128,13 @@ class TwoDigitTask(TaskDistribution):
         split_seed: which numbers and images land in which split (`l2l.tasks.splits`); keep
             the default to compare with published l2l figures. Not the seed of the episode
             stream, which `episodes`/`dataset(seed=...)` take.
+        augment: `(max_shift_pixels, max_degrees)`: jitter every digit image of an episode
+            on its own (`l2l.tasks.augment.shift_rotate`, never a flip), for training
+            episodes; `None` (the default) draws the images as they are.
+        turns: quarter turns to choose from, e.g. `(0, 1, 3)`: each episode turns the left
+            and the right digit of ALL its images by its own draw of these, so an episode may
+            be about a new concept (a digit on its side). The answers stay right, since every
+            image of the episode turns alike. For training episodes; `None`: no turns.
         seed: deprecated name of `split_seed`.
 
     Episodes hold `support_x`/`query_x` as `[B, n, 28, 56, 1]` uint8 and `support_y`/`query_y`
@@ -144,6 +152,8 @@ class TwoDigitTask(TaskDistribution):
         hard_negative_fraction: float = 0.5,
         split_seed: int = SPLIT_SEED,
         *,
+        augment: tuple[float, float] | None = None,
+        turns: tuple[int, ...] | None = None,
         seed: int | None = None,
     ):
         if seed is not None:
@@ -172,6 +182,11 @@ class TwoDigitTask(TaskDistribution):
                                 "a share in [0, 1]")
         self.split, self.protocol, self.queries = split, protocol, queries
         self.hard_negative_fraction = hard_negative_fraction
+        self.augment = check_augment(augment)
+        self.turns = None if turns is None else np.asarray(turns, np.int64)
+        if self.turns is not None and (self.turns.ndim != 1 or not self.turns.size
+                                       or not np.isin(self.turns, (0, 1, 2, 3)).all()):
+            raise invalid_value("turns", turns, "quarter turns among 0, 1, 2, 3, e.g. (0, 1, 3)")
         self.numbers = number_splits(protocol, split_seed)[split]
         self._hard_table, self._hard_counts = _hard_negative_table(self.numbers)
 
@@ -188,12 +203,31 @@ class TwoDigitTask(TaskDistribution):
             raise InvalidValueError(f"The {split} image pool has no images of digit(s) "
                              f"{missing.tolist()}; give images of every digit.")
 
-    def _draw_images(self, numbers: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One random image of each number in `numbers` (any shape) -> `[..., 28, 56, 1]`."""
+    def config(self) -> dict:
+        """`TaskDistribution.config`, without `augment`/`turns` when they are unset: episode
+        sets stored before those options existed stay valid."""
+        config = super().config()
+        for name in ("augment", "turns"):
+            if config.get(name) is None:
+                config.pop(name, None)
+        return config
+
+    def _draw_images(self, numbers: np.ndarray, rng: np.random.Generator,
+                     turns: np.ndarray | None = None) -> np.ndarray:
+        """One random image of each number in `numbers` (`[B, n]`) -> `[B, n, 28, 56, 1]`,
+        the left/right digits of episode b turned by `turns[b]` quarter turns."""
         digits = np.stack([numbers // 10, numbers % 10])
         picks = self._start[digits] + (rng.random(digits.shape) * self._count[digits]).astype(
             np.int64)
         tens, ones = self._digit_images[picks]
+        if self.augment is not None:
+            tens, ones = shift_rotate(np.stack([tens, ones]), rng, *self.augment)
+        if turns is not None:
+            tens, ones = tens.copy(), ones.copy()
+            for side, tiles in enumerate((tens, ones)):
+                for k in np.unique(turns[:, side]):
+                    chosen = turns[:, side] == k
+                    tiles[chosen] = np.rot90(tiles[chosen], k, axes=(-2, -1))
         return np.concatenate([tens, ones], axis=-1)[..., None]
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> Episode:
@@ -215,12 +249,13 @@ class TwoDigitTask(TaskDistribution):
         shots = rng.integers(self.min_shots, self.max_shots + 1, size=batch_size)
         mask = (np.arange(self.max_shots) < shots[:, None]).astype("float32")
         support_numbers = np.repeat(target[:, None], self.max_shots, axis=1)
-        support_x = self._draw_images(support_numbers, rng) * mask[..., None, None, None].astype(
-            np.uint8)
+        turns = None if self.turns is None else rng.choice(self.turns, (batch_size, 2))
+        support_x = self._draw_images(support_numbers, rng, turns) * mask[
+            ..., None, None, None].astype(np.uint8)
         return Episode(
             support_x=support_x,
             support_y=mask.copy(),
-            query_x=self._draw_images(query_numbers, rng),
+            query_x=self._draw_images(query_numbers, rng, turns),
             query_y=same.astype("float32"),
             support_mask=mask,
         )
