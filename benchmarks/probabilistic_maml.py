@@ -18,8 +18,16 @@ episode store) at 1, 2 and 5 shots: mean log density per query point (higher is 
 coverage of the central 95% predictive interval (0.95 is calibrated) and the MSE of the point
 prediction (posterior-mean network for ABML), each with a 95% interval over tasks, and
 `function_spread`, the mean standard deviation of the sampled functions at a query point
-(0 for MAML): a posterior that contracts with data has less spread at more shots. The
-picture shows sampled functions for one task per shot count.
+(0 for MAML): a posterior that contracts with data has less spread at more shots. ABML's
+rows carry `vs_maml`, the paired difference of per-task log-likelihood against MAML over the
+same tasks, with its 95% interval. The picture shows sampled functions for one task per shot
+count.
+
+ABML with plain inner steps (the default run) hardly adapts; with the linearised network's
+closed-form update it beats MAML at every shot count (`probabilistic_maml-gauss_newton.json`):
+
+    python -m benchmarks run probabilistic_maml --tag gauss_newton -o minutes_per_method=4 \
+        -o abml_inner_update=gauss_newton
 
 Budget (full run): 2 x 2 training minutes, plus scoring 500 tasks x 3 shot counts (ABML:
 `samples` draws each), about 8 minutes on 2 idle CPU cores. Not done: several seeds, longer
