@@ -203,6 +203,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     simplemaml_updates = simplemaml_updates or (1 if quick else 40)
     if curve_shots is not None and curve_shots < 1:
         raise ValueError(f"curve_shots must be a positive shot count, got {curve_shots!r}.")
+    if not isinstance(val_episodes, int) or val_episodes < 0:
+        raise ValueError(f"val_episodes must be a number of episodes >= 0, got "
+                         f"{val_episodes!r}.")
     max_shots = max(shots + (curve_shots or 0,))
 
     tests = {k: stored_episodes(SinusoidTask(shots=k, queries=eval_queries),

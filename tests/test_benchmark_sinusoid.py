@@ -149,3 +149,12 @@ def test_algorithms_ignore_the_padding_of_ragged_training_episodes(name):
 def test_an_unknown_method_is_named_with_the_choices():
     with pytest.raises(ValueError, match="Unknown method.*'mamll'.*choose from.*meta_sgd"):
         sinusoid.run(quick=True, methods=("mamll",))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"val_episodes": -1}, "val_episodes must be a number of episodes >= 0, got -1"),
+    ({"curve_shots": 0}, "curve_shots must be a positive shot count"),
+])
+def test_bad_counts_are_named_before_any_training(options, message):
+    with pytest.raises(ValueError, match=message):
+        sinusoid.run(quick=True, methods=("pooled",), **options)
