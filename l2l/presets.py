@@ -53,6 +53,7 @@ import dataclasses
 import keras
 
 from l2l import kinds
+from l2l.compiling import compile_binary, compile_classification  # noqa: F401 (public here)
 from l2l.errors import invalid_value
 from l2l.kinds import SEQUENCE_LEARNING_RATE, SEQUENCE_REGRESSION_RATE, KindSettings, register_kind
 from l2l.learners import (
@@ -262,26 +263,6 @@ def two_digit_model(kind: str = "features", learning_rate: float = 1e-3,
     return model
 
 
-def compile_binary(model: keras.Model, learning_rate=1e-3,
-                   jit_compile: bool | str = "auto", weight_decay: float = 0.0) -> keras.Model:
-    """Compile for binary answers given as logits: cross-entropy loss, accuracy at logit 0.
-
-    `learning_rate` is a float or a `keras.optimizers.schedules.LearningRateSchedule`;
-    `weight_decay` > 0 uses `keras.optimizers.AdamW` with that decay (0: plain Adam).
-    """
-    if not (isinstance(weight_decay, int | float) and 0 <= weight_decay < 1):
-        raise invalid_value("weight_decay", weight_decay, "a number in [0, 1), e.g. 1e-4")
-    rate = check_learning_rate(learning_rate)
-    model.compile(
-        optimizer=keras.optimizers.AdamW(rate, weight_decay=weight_decay) if weight_decay
-        else keras.optimizers.Adam(rate),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
-        metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
-        jit_compile=jit_compile,
-    )
-    return model
-
-
 def regression_model(kind: str = "pooled", output_units: int = 1, width: int = 64,
                      depth: int = 2, learning_rate: float | None = None,
                      jit_compile: bool | str = "auto") -> MetaModel:
@@ -337,17 +318,3 @@ def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | Non
     model = model_kind.model(settings, name=f"{kind}_{ways}way")
     rate = model_kind.learning_rate_for("classification", learning_rate)
     return compile_classification(model, rate, jit_compile, loss=model_kind.loss_for(settings))
-
-
-def compile_classification(model: keras.Model, learning_rate: float = 1e-3,
-                           jit_compile: bool | str = "auto", loss=None) -> keras.Model:
-    """Compile for class logits `[B, Q, ways]` and integer labels: accuracy, and cross-entropy
-    unless `loss` is given."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(check_learning_rate(learning_rate)),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True) if loss is None
-        else loss,
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        jit_compile=jit_compile,
-    )
-    return model
