@@ -27,6 +27,7 @@ from l2l.ops import (
     prototype_head,
 )
 from l2l.serialization import register
+from l2l.validation import check_positive_number
 
 
 class ClassHeadGenerator(Learner):
@@ -91,9 +92,8 @@ class PrototypeHeadGenerator(ClassHeadGenerator):
 
     def __init__(self, ways: int, scale: float = 1.0, trainable_scale: bool = False, **kwargs):
         super().__init__(ways, **kwargs)
-        if isinstance(scale, bool) or not 0 < float(scale) < math.inf:
-            raise InvalidValueError(f"scale must be a positive finite number, got {scale!r}.")
-        self.scale, self.trainable_scale = float(scale), bool(trainable_scale)
+        self.scale = check_positive_number("scale", scale)
+        self.trainable_scale = bool(trainable_scale)
 
     def build(self, support_x_shape, support_y_shape=None, support_mask_shape=None):
         if self.scale != 1.0 or self.trainable_scale:  # the paper's rule has no weight
