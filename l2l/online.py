@@ -77,6 +77,11 @@ class OnlineClassifier(MetaModel):
                                 fix=f"{type(learner).__name__} emits features, not logits")
         super().__init__(learner, predictor, encoder=encoder, **kwargs)
 
+    def build(self, input_shape=None):
+        """Nothing to create ahead of the first call: the encoder, learner and head build
+        there, from the episode it reads (whose example shape becomes `example_shape`);
+        `build_from_config` repeats that call for a loaded model."""
+
     def call(self, inputs, training=None):
         check_episode_inputs(inputs, "OnlineClassifier")
         inputs = checked_inputs(inputs, "OnlineClassifier")
@@ -100,13 +105,15 @@ class OnlineClassifier(MetaModel):
 
 def online_model(kind: str, ways: int, encoder: keras.layers.Layer | None | str = "default",
                  width: int = 64, memory_slots: int = 128, memory_width: int = 40,
-                 read_heads: int = 4, learning_rate: float = 1e-3,
+                 read_heads: int = 4, previous_example: bool = False,
+                 write_values: bool = False, learning_rate: float = 1e-3,
                  jit_compile: bool | str = "auto") -> OnlineClassifier:
     """A compiled `OnlineClassifier` of `kind` in `ONLINE_KINDS` (cross-entropy, accuracy).
 
     `encoder="default"` is `l2l.networks.conv_encoder((32, 32, 32), units=width)` for uint8
     images; `None` reads vector examples as they are. `width` is the LSTM/controller units
-    (MANN: `2 * width`, the paper's 200 at width 100) and the attention size.
+    (MANN: `2 * width`, the paper's 200 at width 100) and the attention size. The memory
+    options (`memory_slots` ... `write_values`) are `MANNLearner`'s.
     """
     from l2l.networks import conv_encoder
     from l2l.presets import compile_classification
@@ -118,7 +125,8 @@ def online_model(kind: str, ways: int, encoder: keras.layers.Layer | None | str 
     head = layers.Dense(ways, name="head")
     if kind == "mann":
         learner = MANNLearner(ways, units=2 * width, memory_slots=memory_slots,
-                              memory_width=memory_width, read_heads=read_heads)
+                              memory_width=memory_width, read_heads=read_heads,
+                              previous_example=previous_example, write_values=write_values)
     elif kind == "lstm":
         learner = SequenceLearner(units=2 * width, ways=ways)
     elif kind == "attention":

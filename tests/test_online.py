@@ -1,6 +1,8 @@
 """The online few-shot protocol, its models (MANN, LSTM, causal attention, prototypes) and the
 LRUA memory against a hand computation."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -83,13 +85,15 @@ def test_each_label_is_given_only_after_its_step():
     changed["support_x"] = ep.support_x.copy()
     changed["support_x"][:, t + 1:] += 5.0
     changed["query_x"] = changed["support_x"]
-    for kind in ONLINE_KINDS:
+    variants = [(kind, {}) for kind in ONLINE_KINDS]
+    variants.append(("mann", {"previous_example": True, "write_values": True}))
+    for kind, options in variants:
         keras.utils.set_random_seed(0)
         model = online_model(kind, WAYS, encoder=keras.layers.Dense(8), width=8,
-                             memory_slots=6, memory_width=4, read_heads=2)
+                             memory_slots=6, memory_width=4, read_heads=2, **options)
         before, after = model(ep.inputs()).numpy(), model(changed).numpy()
         np.testing.assert_allclose(after[:, :t + 1], before[:, :t + 1], atol=1e-5,
-                                   err_msg=kind)
+                                   err_msg=f"{kind} {options}")
         assert not np.allclose(after[:, t + 1:], before[:, t + 1:]), kind
 
 
@@ -118,11 +122,47 @@ def test_lrua_memory_matches_a_hand_computation():
                                atol=1e-5)
 
 
+def test_lrua_writes_values_instead_of_keys_when_given():
+    memory, usage = np.zeros((1, 3, 2)) + 0.5, np.array([[0.2, 0.9, 0.4]])
+    previous_read, keys = np.array([[[0.0, 1.0, 0.0]]]), np.array([[[1.0, -1.0]]])
+    values, gates, strengths = np.array([[[0.3, 0.6]]]), np.array([[0.5]]), np.array([[3.0]])
+    m, _, w, r = lrua_step(memory, usage, previous_read, keys, gates, strengths, 0.9, values)
+    # Slot 0 (least used) is erased; write weights 0.5 * previous read + 0.5 * least used.
+    expected = memory[0].copy()
+    expected[0] = 0.0
+    expected += np.array([0.5, 0.5, 0.0])[:, None] * values[0]
+    np.testing.assert_allclose(m.numpy()[0], expected, atol=1e-6)
+    unit = lambda v: v / (np.linalg.norm(v, axis=-1, keepdims=True) + 1e-8)  # noqa: E731
+    read = np.exp(3.0 * unit(keys[0]) @ unit(expected).T)  # the lookup still uses the key
+    np.testing.assert_allclose(w.numpy()[0], read / read.sum(), atol=1e-5)
+    np.testing.assert_allclose(r.numpy()[0], (read / read.sum()) @ expected, atol=1e-5)
+
+
+def test_mann_binding_options_are_saved_and_change_the_model(tasks, tmp_path):
+    ep = tasks["test"].episodes(2, seed=0)
+    keras.utils.set_random_seed(0)
+    model = online_model("mann", WAYS, encoder=None, width=8, memory_slots=6, memory_width=4,
+                         read_heads=2, previous_example=True, write_values=True)
+    logits = model(ep.inputs()).numpy()
+    # x_{t-1} widens the controller's input by one example; values widen the interface.
+    assert model.learner.cell.controller.kernel.shape[0] == 8 + WAYS + 8 + 2 * 4
+    assert model.learner.cell.interface.kernel.shape[1] == 2 * (2 * 4 + 2)
+    model.save(tmp_path / "options.keras")
+    loaded = keras.models.load_model(tmp_path / "options.keras")
+    assert loaded.learner.previous_example and loaded.learner.cell.write_values
+    np.testing.assert_allclose(loaded(ep.inputs()).numpy(), logits, atol=1e-5)
+
+
 def test_mann_beats_chance_on_held_out_classes_and_round_trips(tasks, tmp_path):
     keras.utils.set_random_seed(0)
     model = online_model("mann", WAYS, encoder=None, width=8, memory_slots=8, memory_width=8,
                          read_heads=1, learning_rate=3e-2)
-    model.fit(tasks["train"].dataset(16, seed=0), steps_per_epoch=400, epochs=1, verbose=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(tasks["train"].dataset(16, seed=0), steps_per_epoch=400, epochs=1,
+                  verbose=0)
+    # Keras warns about a model without build() whose layers are unbuilt; it has one.
+    assert not [w for w in caught if "build()" in str(w.message)]
     test = tasks["test"].fixed_episodes(200, seed=0)
     scores = online_scores(model, test)["by_instance"]
     # Chance is 1/3; counting which labels were shown already gives about 0.5 at later

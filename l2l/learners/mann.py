@@ -16,6 +16,16 @@ The key strength `beta = 1 + softplus(.)` is not in the paper (its reads use the
 cosine, as the NTM's content addressing does with `beta`); it lets a read be sharp over 128
 slots early in training. `lrua_step` is the memory update alone, for tests and reuse.
 
+Two options, off by default (the paper's MANN), make binding an example to its label a
+one-step job instead of one the controller must discover:
+
+- `previous_example=True`: the controller also reads `x_{t-1}` beside `y_{t-1}`, so the
+  pair whose label has just arrived is in one input; otherwise the LSTM must carry `x_{t-1}`
+  in its state for a step. The features still depend on `x_<=t` and `y_<t` only.
+- `write_values=True`: each head writes its own vector (the NTM's add vector) instead of
+  its read key, so what a step writes (the new pair) and what it looks up (`x_t`) no longer
+  share one key.
+
 The step features `[h_t, r_t]` depend on `x_<=t` and `y_<t` only, so a class head on them
 is the online classifier of the paper (`l2l.online.OnlineClassifier`). As a plain `Learner`
 (support/query episodes) the task code is the features after the last support step.
@@ -59,13 +69,16 @@ def least_used(usage, n: int):
     return ops.sum(ops.one_hot(slots, ops.shape(usage)[-1], dtype=usage.dtype), axis=1)
 
 
-def lrua_step(memory, usage, previous_read, keys, gates, strengths, decay: float):
+def lrua_step(memory, usage, previous_read, keys, gates, strengths, decay: float,
+              values=None):
     """One LRUA write then content read (see the module docstring).
 
     Args:
         memory: `[B, N, W]`; usage: `[B, N]`; previous_read: read weights `[B, R, N]` of
             the previous step; keys: `[B, R, W]`; gates: write gates `[B, R]` in [0, 1]
             (the sigmoid already applied); strengths: `[B, R]` > 0; decay: usage decay gamma.
+        values: `[B, R, W]` written instead of the keys (`write_values`); `None` writes the
+            keys, as the paper does.
 
     Returns:
         `(memory, usage, read_weights [B, R, N], reads [B, R, W])` after the step.
@@ -82,7 +95,8 @@ def lrua_step(memory, usage, previous_read, keys, gates, strengths, decay: float
     write = (gates[..., None] * previous_read
              + (1.0 - gates[..., None]) * lowest[:, None, :])  # [B, R, N]
     erase = least_used(usage, 1)  # the single least-used slot is zeroed before writing
-    memory = memory * (1.0 - erase[..., None]) + ops.einsum("brn,brw->bnw", write, keys)
+    written = keys if values is None else values
+    memory = memory * (1.0 - erase[..., None]) + ops.einsum("brn,brw->bnw", write, written)
     read = ops.softmax(strengths[..., None] * cosine_similarity(keys, memory), axis=-1)
     reads = ops.einsum("brn,bnw->brw", read, memory)
     usage = decay * usage + ops.sum(read, axis=1) + ops.sum(write, axis=1)
@@ -99,10 +113,11 @@ class MANNCell(keras.layers.Layer):
     """
 
     def __init__(self, units: int, memory_slots: int, memory_width: int, read_heads: int,
-                 usage_decay: float = 0.95, **kwargs):
+                 usage_decay: float = 0.95, write_values: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.units, self.memory_slots, self.memory_width = units, memory_slots, memory_width
         self.read_heads, self.usage_decay = read_heads, float(usage_decay)
+        self.write_values = bool(write_values)
         if read_heads > memory_slots:
             raise ValueError(f"read_heads ({read_heads}) cannot exceed memory_slots "
                              f"({memory_slots}).")
@@ -110,7 +125,8 @@ class MANNCell(keras.layers.Layer):
         self.state_size = [units, units, n * w, n, r * n, r * w]
         self.output_size = units + r * w
         self.controller = layers.LSTMCell(units, name="controller")
-        self.interface = layers.Dense(r * (w + 2), name="interface")
+        self._head_size = (2 * w if self.write_values else w) + 2  # key[, value], gate, beta
+        self.interface = layers.Dense(r * self._head_size, name="interface")
 
     def build(self, input_shape):
         reads = self.read_heads * self.memory_width
@@ -131,13 +147,14 @@ class MANNCell(keras.layers.Layer):
         h, c, memory, usage, read, reads = states
         _, (h, c) = self.controller(ops.concatenate([inputs, reads], axis=-1), [h, c],
                                     training=training)
-        interface = ops.reshape(self.interface(h), (-1, r, w + 2))
+        interface = ops.reshape(self.interface(h), (-1, r, self._head_size))
         keys = ops.tanh(interface[..., :w])
-        gates = ops.sigmoid(interface[..., w])
-        strengths = 1.0 + ops.softplus(interface[..., w + 1])
+        values = ops.tanh(interface[..., w:2 * w]) if self.write_values else None
+        gates = ops.sigmoid(interface[..., -2])
+        strengths = 1.0 + ops.softplus(interface[..., -1])
         memory, usage, read, reads = lrua_step(
             ops.reshape(memory, (-1, n, w)), usage, ops.reshape(read, (-1, r, n)), keys,
-            gates, strengths, self.usage_decay)
+            gates, strengths, self.usage_decay, values)
         reads = ops.reshape(reads, (-1, r * w))
         state = [h, c, ops.reshape(memory, (-1, n * w)), usage, ops.reshape(read, (-1, r * n)),
                  reads]
@@ -146,7 +163,7 @@ class MANNCell(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "units": self.units, "memory_slots": self.memory_slots,
                 "memory_width": self.memory_width, "read_heads": self.read_heads,
-                "usage_decay": self.usage_decay}
+                "usage_decay": self.usage_decay, "write_values": self.write_values}
 
 
 @register
@@ -160,6 +177,8 @@ class MANNLearner(Learner):
         read_heads: read heads (the paper: 4).
         usage_decay: gamma of the usage update (the paper: 0.95, reported as a good value).
         encoder: optional layer applied to each example first (e.g. a conv net).
+        previous_example: the controller also reads `x_{t-1}` (see the module docstring).
+        write_values: each head writes its own vector, not its key (module docstring).
 
     `online_features(support_x, support_y, support_mask)` gives `[B, T, units + heads *
     width]`, step `t` from `x_<=t` and `y_<t`; `call` returns the last step's as `"features"`.
@@ -167,15 +186,17 @@ class MANNLearner(Learner):
 
     def __init__(self, ways: int, units: int = 200, memory_slots: int = 128,
                  memory_width: int = 40, read_heads: int = 4, usage_decay: float = 0.95,
-                 encoder=None, **kwargs):
+                 encoder=None, previous_example: bool = False, write_values: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         if ways is None:
             raise ValueError("MANNLearner classifies: pass ways=N.")
         self.ways, self.units = check_ways(ways), units
         self.memory_slots, self.memory_width = memory_slots, memory_width
         self.read_heads, self.usage_decay, self.encoder = read_heads, usage_decay, encoder
+        self.previous_example, self.write_values = bool(previous_example), bool(write_values)
         self.cell = MANNCell(units, memory_slots, memory_width, read_heads, usage_decay,
-                             name="cell")
+                             write_values=self.write_values, name="cell")
         self.rnn = layers.RNN(self.cell, return_sequences=True, name="rnn")
 
     def build(self, support_x_shape, support_y_shape=None, support_mask_shape=None):
@@ -184,7 +205,10 @@ class MANNLearner(Learner):
     def online_features(self, support_x, support_y, support_mask, training=None):
         """`[B, T, D]`: the step features, step `t` from `x_<=t` and `y_<t`."""
         x = encoded_vectors(self.encoder, support_x, self, self.compute_dtype, training)
-        steps = ops.concatenate([x, delayed_labels(support_y, self.ways, x.dtype)], axis=-1)
+        steps = [x, delayed_labels(support_y, self.ways, x.dtype)]
+        if self.previous_example:  # x_{t-1} beside y_{t-1}; zeros at step 0
+            steps.append(ops.concatenate([ops.zeros_like(x[:, :1]), x[:, :-1]], axis=1))
+        steps = ops.concatenate(steps, axis=-1)
         return self.rnn(steps, mask=ops.cast(support_mask, "bool"), training=training)
 
     def call(self, support_x, support_y, support_mask, training=None):
@@ -195,6 +219,7 @@ class MANNLearner(Learner):
         return {**super().get_config(), "ways": self.ways, "units": self.units,
                 "memory_slots": self.memory_slots, "memory_width": self.memory_width,
                 "read_heads": self.read_heads, "usage_decay": self.usage_decay,
+                "previous_example": self.previous_example, "write_values": self.write_values,
                 **serialize_layers(encoder=self.encoder)}
 
     @classmethod
