@@ -70,7 +70,7 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
         val_episodes: int | None = None, target: float = TARGET,
         data_dir: str | None = None, augment: tuple[float, ...] | None = AUGMENT,
         weight_decay: float = 0.0, turns: tuple[int, ...] | None = None,
-        save_model: str | None = None) -> dict:
+        save_model: str | None = None, ensemble: int = 1) -> dict:
     """Train and score every (protocol, shots, kind) cell; quick mode: one tiny cell per kind.
 
     Recipe options: `augment` (default `AUGMENT`, 2 pixels and 10 degrees; `none` turns it
@@ -80,6 +80,13 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
     episode's left and right digits by a random choice of those quarter turns (new concepts,
     `TwoDigitTask(turns=...)`). `save_model=PATH.keras` saves the model of
     the last cell, for `benchmarks/two_digit_errors.py` to analyse.
+
+    `ensemble=K` trains K members per cell, with seeds `seed .. seed + K - 1`, each for
+    `minutes_per_cell`, and scores the average of their probabilities (`ensemble_logits`):
+    the cell's row (method `kind`) is the ensemble's, with its training time and steps summed
+    over the members and `vs_members`, its paired difference over test episodes with the
+    members' mean accuracy; each member also gets a row (method `"kind seed s"`). The
+    members' rows are the repeat seeds of the single-model recipe.
     """
     import keras
 
@@ -118,26 +125,40 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
             train = task("train", queries, jitter=augment, turn=turns)
             for kind in kinds:
                 progress.cell(f"{kind}, {protocol} {k}-shot")
-                keras.utils.set_random_seed(seed)
-                with PeakRSS() as memory:
-                    model = two_digit_model(kind, weight_decay=weight_decay)
-                    out = train_and_evaluate(
-                        model, train.dataset(batch_size, seed=seed), test, minutes=minutes,
-                        steps_per_epoch=steps, validation=validation, target=target,
-                        anneal=True)
-                if save_model:
-                    from l2l.training import save_model as save
+                members = []
+                for member_seed in range(seed, seed + ensemble):
+                    keras.utils.set_random_seed(member_seed)
+                    with PeakRSS() as memory:
+                        model = two_digit_model(kind, weight_decay=weight_decay)
+                        out = train_and_evaluate(
+                            model, train.dataset(batch_size, seed=member_seed), test,
+                            minutes=minutes, steps_per_epoch=steps, validation=validation,
+                            target=target, anneal=True)
+                        if ensemble > 1:
+                            out["logits"] = model.predict(test.inputs(), batch_size=250,
+                                                          verbose=0)
+                    if save_model:
+                        from l2l.training import save_model as save
 
-                    save(model, save_model)
-                keras.backend.clear_session()
-                rows.append(row(
-                    kind, "accuracy", out["mean"], ci95=out["ci95"], episodes=out["episodes"],
-                    train_seconds=out["train_seconds"], memory=memory, seed=seed,
-                    settings={"protocol": protocol, "shots": k},
-                    target=target, time_to_target_seconds=out["time_to_target_seconds"],
-                    time_to_target_epoch=out["time_to_target_epoch"], epochs=out["epochs"],
-                    steps=out["steps"], episodes_trained=out["steps"] * batch_size,
-                    val_curve=out["val_curve"]))
+                        save(model, save_model if ensemble == 1 else
+                             save_model.replace(".keras", f"-seed{member_seed}.keras"))
+                    keras.backend.clear_session()
+                    members.append(row(
+                        kind if ensemble == 1 else f"{kind} seed {member_seed}", "accuracy",
+                        out["mean"], ci95=out["ci95"], episodes=out["episodes"],
+                        train_seconds=out["train_seconds"], memory=memory, seed=member_seed,
+                        settings={"protocol": protocol, "shots": k},
+                        target=target, time_to_target_seconds=out["time_to_target_seconds"],
+                        time_to_target_epoch=out["time_to_target_epoch"],
+                        epochs=out["epochs"], steps=out["steps"],
+                        episodes_trained=out["steps"] * batch_size,
+                        val_curve=out["val_curve"]))
+                    members[-1]["_logits"] = out.get("logits")
+                if ensemble > 1:
+                    rows.append(_ensemble_row(kind, members, test.query_y, seed))
+                for member in members:
+                    member.pop("_logits")
+                rows.extend(members)
     grid = len(PROTOCOLS) * 2 * len(TWO_DIGIT_KINDS)
     notes = [f"Ran {len(rows)} of the {grid} cells (protocols x shots 1, 5 x kinds) at "
              f"{minutes:g} training minutes each."]
@@ -157,10 +178,43 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
             "optimizer": "AdamW" if weight_decay else "Adam",
             "data": {"source": "l2l.datasets.load_mnist(subset='test')",
                      "images": int(len(images)), "data_dir": data_dir},
-            "full_grid_cells": grid,
+            "full_grid_cells": grid, "ensemble": ensemble,
         },
         "notes": notes,
     }
+
+
+def ensemble_logits(logits: list[np.ndarray]) -> np.ndarray:
+    """The logit of the members' mean probability: binary logits `[B, Q]` of K models in,
+    one ensemble's logits out (probabilities are averaged, not logits, so one overconfident
+    member cannot outvote the rest).
+
+    >>> ensemble_logits([np.array([[2.0, -1.0]]), np.array([[-1.0, -1.0]])]).round(3).tolist()
+    [[0.302, -1.0]]
+    """
+    p = np.mean([1.0 / (1.0 + np.exp(-np.asarray(x, "float64"))) for x in logits], axis=0)
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
+
+
+def _ensemble_row(kind: str, members: list[dict], query_y: np.ndarray, seed: int) -> dict:
+    """The row of the ensemble of `members` (rows carrying their test `_logits`)."""
+    from benchmarks.common import paired_difference
+    from l2l.evaluation import mean_ci95, per_episode_accuracy
+
+    scores = per_episode_accuracy(ensemble_logits([m["_logits"] for m in members]), query_y)
+    member_scores = np.mean([per_episode_accuracy(m["_logits"], query_y) for m in members], 0)
+    mean, ci = mean_ci95(scores)
+    first = members[0]
+    return row(kind, "accuracy", mean, ci95=ci, episodes=len(scores),
+               train_seconds=round(sum(m["train_seconds"] for m in members), 2),
+               seed=seed,
+               settings=first["settings"], target=first["target"],
+               steps=sum(m["steps"] for m in members),
+               episodes_trained=sum(m["episodes_trained"] for m in members),
+               ensemble=len(members), member_seeds=[m["seed"] for m in members],
+               member_accuracy=[m["mean"] for m in members],
+               vs_members=paired_difference(scores, member_scores))
 
 
 def plot(result: dict):

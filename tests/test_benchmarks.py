@@ -107,6 +107,24 @@ def test_quick_two_digit_scores_on_stored_episodes(mnist_dir, tmp_path):
     assert any("Not run: protocols original, heldout-digits" in n for n in result["notes"])
 
 
+def test_two_digit_ensemble_scores_the_mean_probability_of_its_members(mnist_dir, tmp_path):
+    options = dict(kinds=("original",), minutes_per_cell=0.001, steps_per_epoch=1,
+                   batch_size=4, test_episodes=20, val_episodes=10, data_dir=mnist_dir,
+                   ensemble=2)
+    path, result = runner.run_benchmark("two_digit", quick=True, options=options, seed=3,
+                                        output=tmp_path, episode_dir=tmp_path / "episodes")
+    schema.validate(json.loads(path.read_text()))
+    ensemble, *members = result["rows"]
+    assert [m["method"] for m in members] == ["original seed 3", "original seed 4"]
+    assert ensemble["method"] == "original" and ensemble["member_seeds"] == [3, 4]
+    assert ensemble["member_accuracy"] == [m["mean"] for m in members]
+    assert ensemble["steps"] == sum(m["steps"] for m in members)
+    assert ensemble["vs_members"]["pairs"] == 20
+    # The paired difference is against the members' mean accuracy, episode by episode.
+    assert math.isclose(ensemble["mean"] - np.mean(ensemble["member_accuracy"]),
+                        ensemble["vs_members"]["difference"], abs_tol=1e-6)
+
+
 def test_schema_names_every_problem(throughput):
     _, result = throughput
     bad = copy.deepcopy(result)
