@@ -121,7 +121,8 @@ def run(quick: bool = False, seed: int = 0, *, datasets: tuple[str, ...] = DATAS
         eval_ways: tuple[int, ...] = (), augment: bool = False, max_shift: float = 2.0,
         max_degrees: float = 10.0, temperature: float | None = None,
         learning_rate: float = 1e-3, warmup_steps: int = 0, total_steps: int | None = None,
-        val_alphabets: tuple[str, ...] = (), val_episodes: int = 200) -> dict:
+        val_alphabets: tuple[str, ...] = (), val_episodes: int = 200,
+        label_smoothing: float = 0.0) -> dict:
     """Train and score every (dataset, ways, shots, method) cell.
 
     Recipe options (`docs/results.md` has their measured effects): `train_ways` trains on
@@ -131,7 +132,8 @@ def run(quick: bool = False, seed: int = 0, *, datasets: tuple[str, ...] = DATAS
     (`l2l.augment`); `temperature` gives ProtoNet a learned distance scale starting there;
     `total_steps` trains that many steps (rounded up to whole epochs; the rate is then 0) under
     `l2l.schedules.WarmupCosine` (`warmup_steps`, peak `learning_rate`), within the time
-    budget, instead of the time-based cosine; `val_alphabets`
+    budget, instead of the time-based cosine; `label_smoothing` smooths the cross-entropy's
+    targets (`l2l.losses.SmoothedSparseCrossentropy`); `val_alphabets`
     (Omniglot alphabet names) are taken out of training and scored after every epoch on
     `val_episodes` stored episodes, giving each row a learning curve (`val_curve`).
     """
@@ -188,7 +190,7 @@ def run(quick: bool = False, seed: int = 0, *, datasets: tuple[str, ...] = DATAS
                     with PeakRSS() as memory:
                         model = build_model(method, max(n, trained_ways, *eval_ways), width,
                                             filters, temperature, learning_rate, warmup_steps,
-                                            total_steps)
+                                            total_steps, label_smoothing)
                         out = train_and_evaluate(
                             model, train_data, test, minutes=minutes, steps_per_epoch=steps,
                             validation=validation, anneal=total_steps is None,
@@ -229,7 +231,7 @@ def run(quick: bool = False, seed: int = 0, *, datasets: tuple[str, ...] = DATAS
         "temperature": None if temperature is None else {"initial": temperature,
                                                          "trainable": True},
         "val_alphabets": val_alphabets, "val_episodes": val_episodes if val_alphabets else 0,
-        "data": info}, "notes": notes}
+        "label_smoothing": label_smoothing, "data": info}, "notes": notes}
 
 
 def hold_out(data: dict, alphabets: tuple[str, ...]) -> np.ndarray:
@@ -255,9 +257,11 @@ def hold_out(data: dict, alphabets: tuple[str, ...]) -> np.ndarray:
 
 def build_model(method: str, ways: int, width: int, filters: tuple[int, ...],
                 temperature: float | None, learning_rate: float, warmup_steps: int,
-                total_steps: int | None):
+                total_steps: int | None, label_smoothing: float = 0.0):
     """The compiled model of a cell: `classification_model(method, ways)` with the default conv
     encoder, or with the recipe options, their pieces."""
+    import keras
+
     from l2l.learners import PrototypeHeadGenerator
     from l2l.models import MetaModel
     from l2l.networks import conv_encoder
@@ -269,11 +273,17 @@ def build_model(method: str, ways: int, width: int, filters: tuple[int, ...],
     rate = learning_rate if total_steps is None else WarmupCosine(
         learning_rate, warmup_steps, max(1, total_steps - warmup_steps))
     if temperature is None:
-        return classification_model(method, ways, width=width, encoder=encoder,
-                                    learning_rate=rate)
-    model = MetaModel(PrototypeHeadGenerator(ways, scale=temperature, trainable_scale=True),
-                      GeneratedDensePredictor(), encoder=encoder, name=f"{method}_{ways}way")
-    return compile_classification(model, rate)
+        model = classification_model(method, ways, width=width, encoder=encoder,
+                                     learning_rate=rate)
+        if not label_smoothing:
+            return model
+        if not isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy):
+            raise ValueError(f"label_smoothing smooths the cross-entropy; {method!r} trains "
+                             f"with its own loss ({model.loss}).")
+    else:
+        model = MetaModel(PrototypeHeadGenerator(ways, scale=temperature, trainable_scale=True),
+                          GeneratedDensePredictor(), encoder=encoder, name=f"{method}_{ways}way")
+    return compile_classification(model, rate, label_smoothing=label_smoothing)
 
 
 def plot(result: dict):

@@ -18,7 +18,8 @@ from __future__ import annotations
 import keras
 
 from l2l.errors import invalid_value
-from l2l.validation import check_learning_rate
+from l2l.losses import SmoothedSparseCrossentropy
+from l2l.validation import check_fraction, check_learning_rate
 
 
 def compile_binary(model: keras.Model, learning_rate=1e-3,
@@ -28,8 +29,7 @@ def compile_binary(model: keras.Model, learning_rate=1e-3,
     `learning_rate` is a float or a `keras.optimizers.schedules.LearningRateSchedule`;
     `weight_decay` > 0 uses `keras.optimizers.AdamW` with that decay (0: plain Adam).
     """
-    if not (isinstance(weight_decay, int | float) and 0 <= weight_decay < 1):
-        raise invalid_value("weight_decay", weight_decay, "a number in [0, 1), e.g. 1e-4")
+    weight_decay = check_fraction("weight_decay", weight_decay, "1e-4")
     rate = check_learning_rate(learning_rate)
     model.compile(
         optimizer=keras.optimizers.AdamW(rate, weight_decay=weight_decay) if weight_decay
@@ -42,13 +42,21 @@ def compile_binary(model: keras.Model, learning_rate=1e-3,
 
 
 def compile_classification(model: keras.Model, learning_rate: float = 1e-3,
-                           jit_compile: bool | str = "auto", loss=None) -> keras.Model:
+                           jit_compile: bool | str = "auto", loss=None,
+                           label_smoothing: float = 0.0) -> keras.Model:
     """Compile for class logits `[B, Q, ways]` and integer labels: accuracy, and cross-entropy
-    unless `loss` is given."""
+    unless `loss` is given; `label_smoothing` > 0 smooths its targets
+    (`l2l.losses.SmoothedSparseCrossentropy`)."""
+    if check_fraction("label_smoothing", label_smoothing) and loss is not None:
+        raise invalid_value("label_smoothing", label_smoothing, "0 when a loss is given",
+                            "label smoothing is an option of the default cross-entropy; "
+                            "smooth inside your own loss instead")
+    if loss is None:
+        loss = SmoothedSparseCrossentropy(label_smoothing) if label_smoothing else \
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(
         optimizer=keras.optimizers.Adam(check_learning_rate(learning_rate)),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True) if loss is None
-        else loss,
+        loss=loss,
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
     )

@@ -147,6 +147,14 @@ def check_positive_number(name: str, value) -> float:
     return float(value)
 
 
+def check_fraction(name: str, value, example: str = "0.1") -> float:
+    """`value` as a float: it must be a number in `[0, 1)` (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
+            or not 0 <= value < 1:
+        raise invalid_value(name, value, f"a number in [0, 1), e.g. {example}")
+    return float(value)
+
+
 def class_count(y, y_pred) -> int | None:
     """`N` when `y_pred [..., N]` are class logits for labels `y [...]`, else None.
 

@@ -113,8 +113,10 @@ def test_few_shot_recipe_options_train_ways_eval_ways_and_validation_split(omnig
         options={"datasets": ("omniglot",), "ways": (5,), "train_ways": 8, "eval_ways": (3,),
                  "augment": True, "temperature": 1.0, "total_steps": 10, "warmup_steps": 2,
                  "val_alphabets": ("Early_Aramaic",), "val_episodes": 10, "test_episodes": 20,
-                 "minutes_per_cell": 1.0, "data_dir": str(Path(omniglot_dir).parent)})
+                 "label_smoothing": 0.1, "minutes_per_cell": 1.0,
+                 "data_dir": str(Path(omniglot_dir).parent)})
     assert json.loads(path.read_text()) == result
+    assert result["settings"]["label_smoothing"] == 0.1
     rows = result["rows"]
     assert [(r["settings"]["ways"], r["trained_ways"]) for r in rows] == [(5, 8), (3, 8)]
     assert rows[0]["steps"] == 10 and len(rows[0]["val_curve"]) == 2  # 2 epochs of 5 steps
