@@ -24,7 +24,8 @@ def run(quick: bool = False, seed: int = 0, *, ways: tuple[int, ...] | None = No
         learning_rate: float = 1e-3, warmup_steps: int = 0, total_steps: int | None = None,
         val_alphabets: tuple[str, ...] = (), val_episodes: int = 200,
         steps_per_epoch: int | None = None, filters: tuple[int, ...] | None = None,
-        width: int | None = None, batch_size: int | None = None) -> dict:
+        width: int | None = None, batch_size: int | None = None,
+        label_smoothing: float = 0.0) -> dict:
     """`few_shot.run` on Omniglot only, over the 5/20-way x 1/5-shot grid (recipe options: see
     `few_shot.run`)."""
     return few_shot.run(
@@ -36,4 +37,4 @@ def run(quick: bool = False, seed: int = 0, *, ways: tuple[int, ...] | None = No
         max_degrees=max_degrees, temperature=temperature, learning_rate=learning_rate,
         warmup_steps=warmup_steps, total_steps=total_steps, val_alphabets=val_alphabets,
         val_episodes=val_episodes, steps_per_epoch=steps_per_epoch, filters=filters,
-        width=width, batch_size=batch_size)
+        width=width, batch_size=batch_size, label_smoothing=label_smoothing)
