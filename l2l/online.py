@@ -35,7 +35,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y, Episode
+from l2l.episodes import QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y, Episode
 from l2l.errors import invalid_value
 from l2l.learners import (
     CausalAttentionLearner,
@@ -43,11 +43,11 @@ from l2l.learners import (
     OnlinePrototypeLearner,
     SequenceLearner,
 )
-from l2l.models import MetaModel, _dtype_name
+from l2l.models import MetaModel
 from l2l.ops import apply_per_example
 from l2l.serialization import register
 from l2l.tasks.online import INSTANCES_REPORTED, per_instance_accuracy
-from l2l.validation import check_episode_inputs, checked_example_shape, checked_inputs
+from l2l.validation import checked_episode
 
 ONLINE_KINDS = ("mann", "lstm", "attention", "prototypes")
 
@@ -83,17 +83,14 @@ class OnlineClassifier(MetaModel):
         `build_from_config` repeats that call for a loaded model."""
 
     def call(self, inputs, training=None):
-        check_episode_inputs(inputs, "OnlineClassifier")
-        inputs = checked_inputs(inputs, "OnlineClassifier")
+        inputs = checked_episode(inputs, self.example_shape, "this OnlineClassifier",
+                                 (SUPPORT_X,))
         support_x = inputs[SUPPORT_X]
         steps, queries = support_x.shape[1], inputs[QUERY_X].shape[1]
         if None not in (steps, queries) and steps != queries:
             raise invalid_value("query_x", inputs[QUERY_X], f"the support sequence again "
                                 f"({steps} steps): online episodes answer every step")
-        if self._input_signature is None:
-            self._input_signature = {k: (tuple(inputs[k].shape[1:]), _dtype_name(inputs[k]))
-                                     for k in INPUT_KEYS}
-        support_x = checked_example_shape(self.example_shape, support_x, "this OnlineClassifier")
+        self._record_signature(inputs)
         if self.encoder is not None:
             support_x = apply_per_example(self.encoder, ops.cast(support_x, "float32"),
                                           training=training)
