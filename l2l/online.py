@@ -103,14 +103,16 @@ class OnlineClassifier(MetaModel):
 def online_model(kind: str, ways: int, encoder: keras.layers.Layer | None | str = "default",
                  width: int = 64, memory_slots: int = 128, memory_width: int = 40,
                  read_heads: int = 4, previous_example: bool = False,
-                 write_values: bool = False, learning_rate: float = 1e-3,
+                 write_values: bool = False, initial_strength: float | None = None,
+                 initial_gate: float = 0.5, learning_rate: float = 1e-3,
                  jit_compile: bool | str = "auto") -> OnlineClassifier:
     """A compiled `OnlineClassifier` of `kind` in `ONLINE_KINDS` (cross-entropy, accuracy).
 
     `encoder="default"` is `l2l.networks.conv_encoder((32, 32, 32), units=width)` for uint8
     images; `None` reads vector examples as they are. `width` is the LSTM/controller units
     (MANN: `2 * width`, the paper's 200 at width 100) and the attention size. The memory
-    options (`memory_slots` ... `write_values`) are `MANNLearner`'s.
+    options (`memory_slots` ... `initial_gate`; `initial_strength=None` for its default) are
+    `MANNLearner`'s.
     """
     from l2l.networks import conv_encoder
     from l2l.presets import compile_classification
@@ -123,7 +125,9 @@ def online_model(kind: str, ways: int, encoder: keras.layers.Layer | None | str 
     if kind == "mann":
         learner = MANNLearner(ways, units=2 * width, memory_slots=memory_slots,
                               memory_width=memory_width, read_heads=read_heads,
-                              previous_example=previous_example, write_values=write_values)
+                              previous_example=previous_example, write_values=write_values,
+                              initial_gate=initial_gate, **({} if initial_strength is None else
+                                                            {"initial_strength": initial_strength}))
     elif kind == "lstm":
         learner = SequenceLearner(units=2 * width, ways=ways)
     elif kind == "attention":
