@@ -61,6 +61,7 @@ import numpy as np
 
 from benchmarks.common import PeakRSS, progress, row, stored_episodes, train_and_evaluate
 from l2l.tasks.two_digit import PROTOCOLS, SPLIT_SEED, TwoDigitTask
+from l2l.validation import check_positive_int
 
 TARGET = 0.88
 
@@ -109,6 +110,7 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
     batch_size = batch_size or (8 if quick else 32)
     n_test = test_episodes or (100 if quick else 2000)
     n_val = val_episodes or (50 if quick else 500)
+    ensemble = check_positive_int("ensemble", ensemble)
     for protocol in protocols:
         if protocol not in PROTOCOLS:
             raise ValueError(f"Unknown protocol {protocol!r}; choose from {PROTOCOLS}.")
@@ -167,8 +169,10 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
                     member.pop("_logits")
                 rows.extend(members)
     grid = len(PROTOCOLS) * 2 * len(TWO_DIGIT_KINDS)
-    notes = [f"Ran {len(rows)} of the {grid} cells (protocols x shots 1, 5 x kinds) at "
-             f"{minutes:g} training minutes each."]
+    cells = len(protocols) * len(shots) * len(kinds)
+    notes = [f"Ran {cells} of the {grid} cells (protocols x shots 1, 5 x kinds) at "
+             f"{minutes:g} training minutes each" + (
+                 f" per model, {ensemble} models per cell." if ensemble > 1 else ".")]
     skipped = [p for p in PROTOCOLS if p not in protocols]
     if skipped:
         notes.append(f"Not run: protocols {', '.join(skipped)} (add them with "
