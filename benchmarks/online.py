@@ -45,7 +45,9 @@ encoder=pixels`, flattened 28x28 images scaled to [0, 1]):
 
 leaves the plateau near step 2,800 (training accuracy 30% to 44%) and reaches 41.3% at the
 5th instance (38.3% at the 2nd, 44.9% at the 9th), where the conv-encoder MANN of the 35-minute
-run is at 27.6%. With the conv net trained end to end through the recurrent controller,
+run is at 27.6%. Given 14 minutes (`--tag mann_pixels_long`, `-o minutes_per_method=14`,
+9,826 steps) it reaches 51.2% at the 5th instance and 52.5% at the 10th (56.4% at the 9th).
+With the conv net trained end to end through the recurrent controller,
 neither the features nor the binding can start without the other. Pixels are fixed features
 from the first step, so the controller can learn to bind. Their steps are also half the
 price. That is still far from the published 94.9%: the remaining gap is
