@@ -46,8 +46,15 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         ways: int = 5, instances: int = 10, minutes_per_method: float | None = None,
         steps_per_epoch: int | None = None, batch_size: int | None = None,
         test_episodes: int | None = None, width: int | None = None,
-        learning_rate: float = 1e-3, data_dir: str | None = None) -> dict:
-    """Train each method on online sequences of training classes, score it by instance."""
+        learning_rate: float = 1e-3, data_dir: str | None = None,
+        initial_strength: float | None = None, initial_gate: float = 0.5,
+        previous_example: bool = False, write_values: bool = False) -> dict:
+    """Train each method on online sequences of training classes, score it by instance.
+
+    `initial_strength`, `initial_gate`, `previous_example` and `write_values` are
+    `MANNLearner`'s options (where its training starts, and how it binds an example to its
+    label); they change `mann` only, and the defaults are the paper's MANN.
+    """
     import keras
 
     from benchmarks.few_shot import load
@@ -66,6 +73,8 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     width = width or (16 if quick else 64)
     filters = (8, 8) if quick else (32, 32, 32)
 
+    mann_options = dict(initial_strength=initial_strength, initial_gate=initial_gate,
+                        previous_example=previous_example, write_values=write_values)
     data = load("omniglot", data_dir)
     test_task = OnlineClassification(data["x"], data["labels"], ways=ways, instances=instances,
                                      classes=data["test"])
@@ -79,7 +88,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         keras.utils.set_random_seed(seed)
         with PeakRSS() as memory:
             model = online_model(method, ways, encoder=conv_encoder(filters, units=width),
-                                 width=width, learning_rate=learning_rate)
+                                 width=width, learning_rate=learning_rate, **mann_options)
             out = train_and_evaluate(model, train.dataset(batch_size, seed=seed), None,
                                      minutes=minutes, steps_per_epoch=steps, anneal=True)
             scores = online_scores(model, test, instances=reported)
@@ -97,7 +106,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         "methods": methods, "ways": ways, "instances": instances, "sequence_length":
         ways * instances, "minutes_per_method": minutes, "steps_per_epoch": steps,
         "batch_size": batch_size, "test_episodes": n_test, "width": width,
-        "encoder_filters": filters, "learning_rate": learning_rate,
+        "encoder_filters": filters, "learning_rate": learning_rate, "mann": mann_options,
         "lr_schedule": "cosine to zero over the time budget",
         "label_encoding": "one-hot of the previous step's label, zeros at step 0",
         "augmentation": "training classes: 90/180/270-degree rotations as new classes",

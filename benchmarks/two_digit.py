@@ -197,6 +197,11 @@ def ensemble_logits(logits: list[np.ndarray]) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
+def display_name(r: dict) -> str:
+    """A row's method as shown: an ensemble's says so (`"features, ensemble of 6"`)."""
+    return f"{r['method']}, ensemble of {r['ensemble']}" if "ensemble" in r else r["method"]
+
+
 def _ensemble_row(kind: str, members: list[dict], query_y: np.ndarray, seed: int) -> dict:
     """The row of the ensemble of `members` (rows carrying their test `_logits`)."""
     from benchmarks.common import paired_difference
@@ -236,10 +241,11 @@ def plot(result: dict):
         ci = [100 * by_cell[c]["ci95"] if c in by_cell else 0 for c in cells]
         seconds = [by_cell.get(c, {}).get("time_to_target_seconds") for c in cells]
         offset = x - 0.4 + width * (i + 0.5)
-        left.bar(offset, mean, width, yerr=ci, capsize=3, label=kind)
-        right.bar(offset, [np.nan if s is None else s for s in seconds], width, label=kind)
-        missed = [xo for xo, s, c in zip(offset, seconds, cells, strict=True)
-                  if s is None and c in by_cell]
+        label = display_name(next(iter(by_cell.values())))
+        left.bar(offset, mean, width, yerr=ci, capsize=3, label=label)
+        right.bar(offset, [np.nan if s is None else s for s in seconds], width, label=label)
+        missed = [xo for xo, s, c in zip(offset, seconds, cells, strict=True)  # an ensemble
+                  if s is None and c in by_cell and "ensemble" not in by_cell[c]]  # has none
         right.plot(missed, [0.03 * budget] * len(missed), "x", color=f"C{i}", ms=6)
     labels = [f"{p}\n{k}-shot" for p, k in cells]
     target = rows[0].get("target", TARGET)
@@ -256,6 +262,9 @@ def plot(result: dict):
     for r in rows:
         curve = 100 * np.asarray(r.get("val_curve") or [np.nan])
         cell = r["settings"]
+        if "ensemble" in r:  # no curve of its own: its members' are drawn
+            curves.plot([], [])
+            continue
         curves.plot(steps * np.arange(1, len(curve) + 1), curve, lw=1,
                     label=f"{r['method']}, {cell['protocol']} {cell['shots']}-shot")
     curves.set_xlabel("training steps", fontsize=8)
@@ -282,7 +291,8 @@ def summarize(result: dict) -> str:
     kinds = list(dict.fromkeys(r["method"] for r in rows))
     cells = list(dict.fromkeys((r["settings"]["protocol"], r["settings"]["shots"]) for r in rows))
     target = f"{100 * rows[0].get('target', TARGET):.0f}%"
-    lines = ["| protocol | shots | " + " | ".join(kinds) + " |",
+    names = [display_name(next(r for r in rows if r["method"] == kind)) for kind in kinds]
+    lines = ["| protocol | shots | " + " | ".join(names) + " |",
              "| --- | --- | " + " | ".join("---" for _ in kinds) + " |"]
     for protocol, k in cells:
         entries = []
@@ -295,17 +305,26 @@ def summarize(result: dict) -> str:
             r = match[0]
             reached = r.get("time_to_target_seconds")
             when = f"at {reached:.0f} s" if reached is not None else "not reached"
-            entries.append(f"{format_value('accuracy', r['mean'], r['ci95'])} ({target} {when})")
+            if "ensemble" in r:
+                gain = r["vs_members"]
+                when = (f"{100 * gain['difference']:+.1f} ± {100 * gain['ci95']:.1f} points over "
+                        f"its members' mean, paired; {r['train_seconds'] / 60:.0f} training "
+                        "minutes in all")
+            else:
+                when = f"{target} {when}"
+            entries.append(f"{format_value('accuracy', r['mean'], r['ci95'])} ({when})")
         lines.append(f"| `{protocol}` | {k} | " + " | ".join(entries) + " |")
     s = result["settings"]
     best = [max((r for r in rows if (r["settings"]["protocol"], r["settings"]["shots"]) == c),
                 key=lambda r: r["mean"])["method"] for c in cells]
-    reached = sum(r.get("time_to_target_seconds") is not None for r in rows)
+    trained = [r for r in rows if "ensemble" not in r]
+    reached = sum(r.get("time_to_target_seconds") is not None for r in trained)
     lines.append("")
     lines.append("Highest mean accuracy per cell: " + ", ".join(
-        f"{kind} {best.count(kind)}" for kind in kinds if best.count(kind))
+        f"{name} {best.count(kind)}" for kind, name in zip(kinds, names, strict=True)
+        if best.count(kind))
         + f" (of {len(cells)}); {target} validation accuracy reached in {reached} of "
-        f"{len(rows)} cells within the budget.")
+        f"{len(trained)} trained models within the budget.")
     lines.append("")
     lines.append(f"Test accuracy on {s['test_episodes']} stored episodes of numbers never seen in "
                  f"training (2 queries each), after {s['minutes_per_cell']:g} minutes of "

@@ -48,8 +48,8 @@ from l2l.validation import (
     ASSERTION_END,
     ASSERTION_START,
     check_episode_inputs,
+    checked_episode,
     checked_example_shape,
-    checked_inputs,
     checked_labels,
     checked_targets,
     class_count,
@@ -158,11 +158,9 @@ class CheckedModel:
         place so that they can run outside an XLA-compiled step. `output` is
         `output_spec(x)`, if known."""
         owner = f"this {type(self).__name__}"
-        check_episode_inputs(x, owner)
+        check_episode_inputs(x, owner)  # before output_spec, which reads the inputs' shapes
         output = self.output_spec(x) if output is None else output
-        x = checked_inputs(x, owner)  # tensors, the episode's inputs only
-        for key in (SUPPORT_X, QUERY_X):
-            x[key] = checked_example_shape(self.example_shape, x[key], owner, key)
+        x = checked_episode(x, self.example_shape, owner)  # tensors, the episode's inputs only
         classes = class_count(x[SUPPORT_Y], output)
         if classes is not None:
             x[SUPPORT_Y] = checked_labels(x[SUPPORT_Y], classes, SUPPORT_Y, owner)

@@ -13,10 +13,8 @@ from l2l.learners.base import FEATURES, check_learner_output
 from l2l.ops import apply_per_example
 from l2l.serialization import deserialize_layers, register, serialize_layers
 from l2l.validation import (
-    check_episode_inputs,
     check_numeric,
-    checked_example_shape,
-    checked_inputs,
+    checked_episode,
     checked_targets,
 )
 
@@ -75,14 +73,8 @@ class MetaModel(CheckedModel, keras.Model):
 
     def _embedded(self, inputs, training):
         """The checked inputs and the support and query examples through the encoder."""
-        check_episode_inputs(inputs, "MetaModel")
-        if self._input_signature is None:
-            self._input_signature = {k: (tuple(inputs[k].shape[1:]), _dtype_name(inputs[k]))
-                                     for k in INPUT_KEYS}
-        inputs = checked_inputs(inputs, "MetaModel")
-        for key in (SUPPORT_X, QUERY_X):
-            inputs[key] = checked_example_shape(self.example_shape, inputs[key],
-                                                "this MetaModel", key)
+        inputs = checked_episode(inputs, self.example_shape, "this MetaModel")
+        self._record_signature(inputs)
         support_x, query_x = inputs[SUPPORT_X], inputs[QUERY_X]
         if self.encoder is not None:
             support_size = support_x.shape[1] or ops.shape(support_x)[1]
@@ -91,6 +83,13 @@ class MetaModel(CheckedModel, keras.Model):
             both = self._encoded(both, support_x, training)
             support_x, query_x = both[:, :support_size], both[:, support_size:]
         return inputs, support_x, query_x
+
+    def _record_signature(self, inputs: dict) -> None:
+        """Keep the shapes and dtypes of the first inputs: `example_shape`, and what
+        `build_from_config` rebuilds a loaded model from."""
+        if self._input_signature is None:
+            self._input_signature = {k: (tuple(inputs[k].shape[1:]), _dtype_name(inputs[k]))
+                                     for k in INPUT_KEYS}
 
     def _encoded(self, both, support_x, training):
         """Every example through the encoder; one that cannot read examples of this shape (a

@@ -35,7 +35,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from l2l.episodes import INPUT_KEYS, QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y, Episode
+from l2l.episodes import QUERY_X, SUPPORT_MASK, SUPPORT_X, SUPPORT_Y, Episode
 from l2l.errors import invalid_value
 from l2l.learners import (
     CausalAttentionLearner,
@@ -43,11 +43,11 @@ from l2l.learners import (
     OnlinePrototypeLearner,
     SequenceLearner,
 )
-from l2l.models import MetaModel, _dtype_name
+from l2l.models import MetaModel
 from l2l.ops import apply_per_example
 from l2l.serialization import register
 from l2l.tasks.online import INSTANCES_REPORTED, per_instance_accuracy
-from l2l.validation import check_episode_inputs, checked_example_shape, checked_inputs
+from l2l.validation import checked_episode
 
 ONLINE_KINDS = ("mann", "lstm", "attention", "prototypes")
 
@@ -83,17 +83,14 @@ class OnlineClassifier(MetaModel):
         `build_from_config` repeats that call for a loaded model."""
 
     def call(self, inputs, training=None):
-        check_episode_inputs(inputs, "OnlineClassifier")
-        inputs = checked_inputs(inputs, "OnlineClassifier")
+        inputs = checked_episode(inputs, self.example_shape, "this OnlineClassifier",
+                                 (SUPPORT_X,))
         support_x = inputs[SUPPORT_X]
         steps, queries = support_x.shape[1], inputs[QUERY_X].shape[1]
         if None not in (steps, queries) and steps != queries:
             raise invalid_value("query_x", inputs[QUERY_X], f"the support sequence again "
                                 f"({steps} steps): online episodes answer every step")
-        if self._input_signature is None:
-            self._input_signature = {k: (tuple(inputs[k].shape[1:]), _dtype_name(inputs[k]))
-                                     for k in INPUT_KEYS}
-        support_x = checked_example_shape(self.example_shape, support_x, "this OnlineClassifier")
+        self._record_signature(inputs)
         if self.encoder is not None:
             support_x = apply_per_example(self.encoder, ops.cast(support_x, "float32"),
                                           training=training)
@@ -106,14 +103,16 @@ class OnlineClassifier(MetaModel):
 def online_model(kind: str, ways: int, encoder: keras.layers.Layer | None | str = "default",
                  width: int = 64, memory_slots: int = 128, memory_width: int = 40,
                  read_heads: int = 4, previous_example: bool = False,
-                 write_values: bool = False, learning_rate: float = 1e-3,
+                 write_values: bool = False, initial_strength: float | None = None,
+                 initial_gate: float = 0.5, learning_rate: float = 1e-3,
                  jit_compile: bool | str = "auto") -> OnlineClassifier:
     """A compiled `OnlineClassifier` of `kind` in `ONLINE_KINDS` (cross-entropy, accuracy).
 
     `encoder="default"` is `l2l.networks.conv_encoder((32, 32, 32), units=width)` for uint8
     images; `None` reads vector examples as they are. `width` is the LSTM/controller units
     (MANN: `2 * width`, the paper's 200 at width 100) and the attention size. The memory
-    options (`memory_slots` ... `write_values`) are `MANNLearner`'s.
+    options (`memory_slots` ... `initial_gate`; `initial_strength=None` for its default) are
+    `MANNLearner`'s.
     """
     from l2l.networks import conv_encoder
     from l2l.presets import compile_classification
@@ -126,7 +125,9 @@ def online_model(kind: str, ways: int, encoder: keras.layers.Layer | None | str 
     if kind == "mann":
         learner = MANNLearner(ways, units=2 * width, memory_slots=memory_slots,
                               memory_width=memory_width, read_heads=read_heads,
-                              previous_example=previous_example, write_values=write_values)
+                              previous_example=previous_example, write_values=write_values,
+                              initial_gate=initial_gate, **({} if initial_strength is None else
+                                                            {"initial_strength": initial_strength}))
     elif kind == "lstm":
         learner = SequenceLearner(units=2 * width, ways=ways)
     elif kind == "attention":

@@ -259,6 +259,22 @@ def checked_inputs(inputs: dict, owner: str) -> dict:
     return checked
 
 
+def checked_episode(inputs, example_shape: tuple | None, owner: str,
+                    fields: tuple[str, ...] = (SUPPORT_X, QUERY_X)) -> dict:
+    """An episode's inputs as tensors after the checks every l2l model runs on them.
+
+    The keys, dtypes and shapes (`check_episode_inputs`, static), finite values and a valid
+    support mask (`checked_inputs`, in-graph), and the examples of each of `fields` against
+    the `example_shape` the model was built for (`checked_example_shape`; None before it is
+    built). `owner` names the model in messages, e.g. "this MetaModel".
+    """
+    check_episode_inputs(inputs, owner)
+    inputs = checked_inputs(inputs, owner)
+    for field in fields:
+        inputs[field] = checked_example_shape(example_shape, inputs[field], owner, field)
+    return inputs
+
+
 def checked_labels(labels, ways: int, field: str, owner: str = "the model"):
     """`labels` with assertions that every class label lies in `0..ways-1`.
 

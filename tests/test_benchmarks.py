@@ -123,6 +123,8 @@ def test_two_digit_ensemble_scores_the_mean_probability_of_its_members(mnist_dir
     # The paired difference is against the members' mean accuracy, episode by episode.
     assert math.isclose(ensemble["mean"] - np.mean(ensemble["member_accuracy"]),
                         ensemble["vs_members"]["difference"], abs_tol=1e-6)
+    assert "| original, ensemble of 2 | original seed 3 |" in runner.load(
+        "two_digit").summarize(result)
 
 
 def test_schema_names_every_problem(throughput):

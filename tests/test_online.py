@@ -153,6 +153,27 @@ def test_mann_binding_options_are_saved_and_change_the_model(tasks, tmp_path):
     np.testing.assert_allclose(loaded(ep.inputs()).numpy(), logits, atol=1e-5)
 
 
+def test_mann_initial_strength_and_gate_set_the_start_and_are_saved(tasks, tmp_path):
+    ep = tasks["test"].episodes(2, seed=0)
+    outputs = {}
+    for start in ({}, {"initial_strength": 10.0, "initial_gate": 0.1}):
+        keras.utils.set_random_seed(0)  # the same weights: only the start differs
+        model = online_model("mann", WAYS, encoder=None, width=8, memory_slots=6,
+                             memory_width=4, read_heads=2, **start)
+        outputs[bool(start)] = model(ep.inputs()).numpy()
+    cell = model.learner.cell
+    # At a zero interface output, beta and the gate are the values asked for.
+    assert 1 + np.log1p(np.exp(cell._strength_offset)) == pytest.approx(10.0)
+    assert 1 / (1 + np.exp(-cell._gate_offset)) == pytest.approx(0.1)
+    assert not np.allclose(outputs[True], outputs[False])
+    model.save(tmp_path / "start.keras")
+    loaded = keras.models.load_model(tmp_path / "start.keras").learner.cell
+    assert (loaded.initial_strength, loaded.initial_gate) == (10.0, 0.1)
+    for bad in ({"initial_strength": 1.0}, {"initial_gate": 1.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            online_model("mann", WAYS, encoder=None, width=8, **bad)
+
+
 def test_mann_beats_chance_on_held_out_classes_and_round_trips(tasks, tmp_path):
     keras.utils.set_random_seed(0)
     model = online_model("mann", WAYS, encoder=None, width=8, memory_slots=8, memory_width=8,

@@ -26,6 +26,13 @@ one-step job instead of one the controller must discover:
   its read key, so what a step writes (the new pair) and what it looks up (`x_t`) no longer
   share one key.
 
+Two more set where training starts, not the architecture: `initial_strength` (beta before
+training, `1 + log 2` by default, the value of `1 + softplus(0)`) and `initial_gate` (the
+write gate's `sigmoid(alpha)` before training, 0.5 by default). At the defaults a read over
+128 slots is nearly uniform, and half of every write follows that uniform read, so the memory
+starts as a smear in which no slot differs from another; `initial_strength=10,
+initial_gate=0.1` starts with sharp reads and writes to fresh slots.
+
 The step features `[h_t, r_t]` depend on `x_<=t` and `y_<t` only, so a class head on them
 is the online classifier of the paper (`l2l.online.OnlineClassifier`). As a plain `Learner`
 (support/query episodes) the task code is the features after the last support step.
@@ -44,14 +51,18 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import layers, ops
 
+from l2l.errors import invalid_value
 from l2l.learners.base import FEATURES, Learner
 from l2l.ops import check_ways, encoded_vectors, label_features
 from l2l.serialization import deserialize_layers, register, serialize_layers
 
 MEMORY_INIT = 1e-6  # every slot starts at this constant, so cosine similarities are defined
+DEFAULT_STRENGTH = 1.0 + math.log(2.0)  # beta = 1 + softplus(z) at z = 0
 _EPS = 1e-8
 
 
@@ -113,11 +124,23 @@ class MANNCell(keras.layers.Layer):
     """
 
     def __init__(self, units: int, memory_slots: int, memory_width: int, read_heads: int,
-                 usage_decay: float = 0.95, write_values: bool = False, **kwargs):
+                 usage_decay: float = 0.95, write_values: bool = False,
+                 initial_strength: float = DEFAULT_STRENGTH, initial_gate: float = 0.5,
+                 **kwargs):
         super().__init__(**kwargs)
         self.units, self.memory_slots, self.memory_width = units, memory_slots, memory_width
         self.read_heads, self.usage_decay = read_heads, float(usage_decay)
         self.write_values = bool(write_values)
+        if not 1.0 < initial_strength < math.inf:
+            raise invalid_value("initial_strength", initial_strength, "a number > 1 (beta = 1 "
+                                "+ softplus(.) is above 1)")
+        if not 0.0 < initial_gate < 1.0:
+            raise invalid_value("initial_gate", initial_gate, "a number in (0, 1) (a sigmoid)")
+        self.initial_strength, self.initial_gate = float(initial_strength), float(initial_gate)
+        # Offsets on the interface's outputs: 0 at the defaults, the paper's start.
+        self._strength_offset = 0.0 if self.initial_strength == DEFAULT_STRENGTH else \
+            math.log(math.expm1(self.initial_strength - 1.0))
+        self._gate_offset = math.log(self.initial_gate / (1.0 - self.initial_gate))
         if read_heads > memory_slots:
             raise ValueError(f"read_heads ({read_heads}) cannot exceed memory_slots "
                              f"({memory_slots}).")
@@ -150,8 +173,8 @@ class MANNCell(keras.layers.Layer):
         interface = ops.reshape(self.interface(h), (-1, r, self._head_size))
         keys = ops.tanh(interface[..., :w])
         values = ops.tanh(interface[..., w:2 * w]) if self.write_values else None
-        gates = ops.sigmoid(interface[..., -2])
-        strengths = 1.0 + ops.softplus(interface[..., -1])
+        gates = ops.sigmoid(interface[..., -2] + self._gate_offset)
+        strengths = 1.0 + ops.softplus(interface[..., -1] + self._strength_offset)
         memory, usage, read, reads = lrua_step(
             ops.reshape(memory, (-1, n, w)), usage, ops.reshape(read, (-1, r, n)), keys,
             gates, strengths, self.usage_decay, values)
@@ -163,7 +186,8 @@ class MANNCell(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "units": self.units, "memory_slots": self.memory_slots,
                 "memory_width": self.memory_width, "read_heads": self.read_heads,
-                "usage_decay": self.usage_decay, "write_values": self.write_values}
+                "usage_decay": self.usage_decay, "write_values": self.write_values,
+                "initial_strength": self.initial_strength, "initial_gate": self.initial_gate}
 
 
 @register
@@ -179,6 +203,8 @@ class MANNLearner(Learner):
         encoder: optional layer applied to each example first (e.g. a conv net).
         previous_example: the controller also reads `x_{t-1}` (see the module docstring).
         write_values: each head writes its own vector, not its key (module docstring).
+        initial_strength, initial_gate: beta and the write gate before training (module
+            docstring); the defaults are the paper's start.
 
     `online_features(support_x, support_y, support_mask)` gives `[B, T, units + heads *
     width]`, step `t` from `x_<=t` and `y_<t`; `call` returns the last step's as `"features"`.
@@ -187,6 +213,7 @@ class MANNLearner(Learner):
     def __init__(self, ways: int, units: int = 200, memory_slots: int = 128,
                  memory_width: int = 40, read_heads: int = 4, usage_decay: float = 0.95,
                  encoder=None, previous_example: bool = False, write_values: bool = False,
+                 initial_strength: float = DEFAULT_STRENGTH, initial_gate: float = 0.5,
                  **kwargs):
         super().__init__(**kwargs)
         if ways is None:
@@ -196,7 +223,8 @@ class MANNLearner(Learner):
         self.read_heads, self.usage_decay, self.encoder = read_heads, usage_decay, encoder
         self.previous_example, self.write_values = bool(previous_example), bool(write_values)
         self.cell = MANNCell(units, memory_slots, memory_width, read_heads, usage_decay,
-                             write_values=self.write_values, name="cell")
+                             write_values=self.write_values, initial_strength=initial_strength,
+                             initial_gate=initial_gate, name="cell")
         self.rnn = layers.RNN(self.cell, return_sequences=True, name="rnn")
 
     def build(self, support_x_shape, support_y_shape=None, support_mask_shape=None):
@@ -220,7 +248,8 @@ class MANNLearner(Learner):
                 "memory_slots": self.memory_slots, "memory_width": self.memory_width,
                 "read_heads": self.read_heads, "usage_decay": self.usage_decay,
                 "previous_example": self.previous_example, "write_values": self.write_values,
-                **serialize_layers(encoder=self.encoder)}
+                "initial_strength": self.cell.initial_strength,
+                "initial_gate": self.cell.initial_gate, **serialize_layers(encoder=self.encoder)}
 
     @classmethod
     def from_config(cls, config):
