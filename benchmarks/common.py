@@ -257,8 +257,10 @@ def train_and_evaluate(model, train_data, test: Episode | None, *, minutes: floa
     scores the model its own way afterwards.
 
     Returns `mean`, `ci95`, `episodes` (test), `train_seconds`, `epochs`, `steps`,
-    `time_to_target_seconds`, `time_to_target_epoch` and `val_curve` (per-epoch validation
-    metric, empty without validation). The validation log read is `monitor`, by default
+    `time_to_target_seconds`, `time_to_target_epoch`, `val_curve` (per-epoch validation
+    metric, empty without validation) and `train_curve` (per-epoch training `metric`, averaged
+    over the epoch's steps; the loss for a model that logs no such metric). The validation
+    log read is `monitor`, by default
     `val_<metric>` (a model compiled with MSE as its loss and no metric logs it as
     `val_loss`).
     """
@@ -292,6 +294,8 @@ def train_and_evaluate(model, train_data, test: Episode | None, *, minutes: floa
         "time_to_target_seconds": reach.seconds if reach else None,
         "time_to_target_epoch": reach.epoch if reach else None,
         "val_curve": [round(float(v), 4) for v in history.history.get(monitor, [])],
+        "train_curve": [round(float(v), 4) for v in history.history.get(
+            metric, history.history["loss"])],
     }
 
 

@@ -94,11 +94,12 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
             scores = online_scores(model, test, instances=reported)
         keras.backend.clear_session()
         fields = dict(train_seconds=out["train_seconds"], memory=memory, seed=seed,
-                      steps=out["steps"], episodes_trained=out["steps"] * batch_size,
-                      chance=1.0 / ways)
+                      steps=out["steps"], epochs=out["epochs"],
+                      episodes_trained=out["steps"] * batch_size, chance=1.0 / ways)
         overall = scores["accuracy"]
         rows.append(row(method, "accuracy", overall["mean"], ci95=overall["ci95"],
-                        episodes=overall["episodes"], settings={"instance": "all"}, **fields))
+                        episodes=overall["episodes"], settings={"instance": "all"},
+                        train_curve=out["train_curve"], **fields))
         for n, s in scores["by_instance"].items():
             rows.append(row(method, "accuracy", s["mean"], ci95=s["ci95"],
                             episodes=s["episodes"], settings={"instance": n}, **fields))
@@ -135,11 +136,29 @@ def _notes(rows: list[dict], minutes: float) -> list[str]:
 
 
 def plot(result: dict):
-    """Accuracy against instance number, one line (95% band) per method, MANN's paper curve."""
+    """Accuracy against instance number, one line (95% band) per method, MANN's paper curve;
+    beside it, each method's training accuracy per epoch (runs that recorded it)."""
     import matplotlib.pyplot as plt
 
     rows = [r for r in result["rows"] if r["settings"]["instance"] != "all"]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    trained = [r for r in result["rows"]
+               if r["settings"]["instance"] == "all" and r.get("train_curve")]
+    if trained:
+        fig, (ax, curve_ax) = plt.subplots(1, 2, figsize=(12, 4))
+        every = result["settings"]["steps_per_epoch"]
+        for r in trained:
+            curve = 100 * np.asarray(r["train_curve"])
+            curve_ax.plot(every * np.arange(1, len(curve) + 1), curve, lw=1, label=r["method"])
+        curve_ax.axhline(100 / result["settings"]["ways"], color="gray", ls=":", lw=1)
+        curve_ax.set_xlabel("training steps")
+        curve_ax.set_ylabel("training accuracy, all steps of a sequence (%)")
+        curve_ax.set_ylim(0, 100)
+        curve_ax.grid(alpha=0.3)
+        curve_ax.legend(fontsize=7)
+        curve_ax.set_title("learning curve (training sequences, mean over each epoch)",
+                           fontsize=9)
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4))
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = sorted((r for r in rows if r["method"] == method),
                       key=lambda r: r["settings"]["instance"])

@@ -26,6 +26,9 @@ def test_quick_online_scores_every_method_by_instance(omniglot_dir, tmp_path):
     assert all(r["episodes"] == 6 and 0.0 <= r["mean"] <= 1.0 and r["chance"] == 1 / 3
                for r in result["rows"])
     assert all(r["train_seconds"] > 0 for r in result["rows"])
+    curves = [r["train_curve"] for r in result["rows"] if r["settings"]["instance"] == "all"]
+    assert [len(c) for c in curves] == [r["epochs"] for r in result["rows"]
+                                        if r["settings"]["instance"] == "all"]
     assert sorted(p.name for p in episodes.iterdir()) == [
         "online-omniglot-3way-3inst-test-n6-seed0.h5"]
     assert Path(result["plot"]).is_file()
