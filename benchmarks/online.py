@@ -39,6 +39,7 @@ as quoted in l2l's issue 14: 1,200 training characters (full background set), 42
 characters, about 100,000 training episodes. Quoted for scale, not re-run."""
 
 METHODS = ("mann", "lstm", "attention", "prototypes")
+ENCODERS = ("conv", "pixels")
 INSTANCES = tuple(range(1, 11))
 
 
@@ -48,7 +49,8 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         test_episodes: int | None = None, width: int | None = None,
         learning_rate: float = 1e-3, data_dir: str | None = None,
         initial_strength: float | None = None, initial_gate: float = 0.5,
-        previous_example: bool = False, write_values: bool = False) -> dict:
+        previous_example: bool = False, write_values: bool = False,
+        encoder: str = "conv") -> dict:
     """Train each method on online sequences of training classes, score it by instance.
 
     `initial_strength`, `initial_gate`, `previous_example` and `write_values` are
@@ -72,6 +74,8 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     n_test = test_episodes or (20 if quick else 500)
     width = width or (16 if quick else 64)
     filters = (8, 8) if quick else (32, 32, 32)
+    if encoder not in ENCODERS:
+        raise ValueError(f"Unknown encoder {encoder!r}; choose from {ENCODERS}.")
 
     mann_options = dict(initial_strength=initial_strength, initial_gate=initial_gate,
                         previous_example=previous_example, write_values=write_values)
@@ -87,8 +91,11 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     for method in methods:
         keras.utils.set_random_seed(seed)
         with PeakRSS() as memory:
-            model = online_model(method, ways, encoder=conv_encoder(filters, units=width),
-                                 width=width, learning_rate=learning_rate, **mann_options)
+            reader = conv_encoder(filters, units=width) if encoder == "conv" else \
+                keras.Sequential([keras.layers.Rescaling(1 / 255), keras.layers.Flatten()],
+                                 name="pixels")
+            model = online_model(method, ways, encoder=reader, width=width,
+                                 learning_rate=learning_rate, **mann_options)
             out = train_and_evaluate(model, train.dataset(batch_size, seed=seed), None,
                                      minutes=minutes, steps_per_epoch=steps, anneal=True)
             scores = online_scores(model, test, instances=reported)
@@ -107,7 +114,8 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         "methods": methods, "ways": ways, "instances": instances, "sequence_length":
         ways * instances, "minutes_per_method": minutes, "steps_per_epoch": steps,
         "batch_size": batch_size, "test_episodes": n_test, "width": width,
-        "encoder_filters": filters, "learning_rate": learning_rate, "mann": mann_options,
+        "encoder": encoder, "encoder_filters": filters if encoder == "conv" else None,
+        "learning_rate": learning_rate, "mann": mann_options,
         "lr_schedule": "cosine to zero over the time budget",
         "label_encoding": "one-hot of the previous step's label, zeros at step 0",
         "augmentation": "training classes: 90/180/270-degree rotations as new classes",

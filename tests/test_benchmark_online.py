@@ -3,6 +3,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -33,3 +35,16 @@ def test_quick_online_scores_every_method_by_instance(omniglot_dir, tmp_path):
         "online-omniglot-3way-3inst-test-n6-seed0.h5"]
     assert Path(result["plot"]).is_file()
     assert "MANN, Santoro" in runner.load("online").summarize(result)
+
+
+def test_online_reads_raw_pixels_when_asked(omniglot_dir, tmp_path):
+    _, result = runner.run_benchmark(
+        "online", quick=True, output=tmp_path, episode_dir=tmp_path / "episodes",
+        options={"minutes_per_method": 0.001, "steps_per_epoch": 1, "test_episodes": 4,
+                 "ways": 3, "instances": 2, "methods": ("mann",), "encoder": "pixels",
+                 "data_dir": str(Path(omniglot_dir).parent)})
+    assert result["settings"]["encoder"] == "pixels"
+    assert result["settings"]["encoder_filters"] is None
+    assert all(0.0 <= r["mean"] <= 1.0 for r in result["rows"])
+    with pytest.raises(ValueError, match="encoder"):
+        runner.load("online").run(quick=True, encoder="resnet")

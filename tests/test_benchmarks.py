@@ -125,6 +125,9 @@ def test_two_digit_ensemble_scores_the_mean_probability_of_its_members(mnist_dir
                         ensemble["vs_members"]["difference"], abs_tol=1e-6)
     assert "| original, ensemble of 2 | original seed 3 |" in runner.load(
         "two_digit").summarize(result)
+    assert result["notes"][0].startswith("Ran 1 of the 18 cells")
+    with pytest.raises(ValueError, match="ensemble"):
+        runner.load("two_digit").run(quick=True, ensemble=0)
 
 
 def test_schema_names_every_problem(throughput):

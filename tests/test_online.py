@@ -169,7 +169,7 @@ def test_mann_initial_strength_and_gate_set_the_start_and_are_saved(tasks, tmp_p
     model.save(tmp_path / "start.keras")
     loaded = keras.models.load_model(tmp_path / "start.keras").learner.cell
     assert (loaded.initial_strength, loaded.initial_gate) == (10.0, 0.1)
-    for bad in ({"initial_strength": 1.0}, {"initial_gate": 1.0}):
+    for bad in ({"initial_strength": 1.0}, {"initial_gate": 1.0}, {"initial_gate": "0.1"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             online_model("mann", WAYS, encoder=None, width=8, **bad)
 

@@ -66,6 +66,11 @@ DEFAULT_STRENGTH = 1.0 + math.log(2.0)  # beta = 1 + softplus(z) at z = 0
 _EPS = 1e-8
 
 
+def _number_in(value, low: float, high: float) -> bool:
+    """Whether `value` is a number (not a bool) strictly between `low` and `high`."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and low < value < high
+
+
 def cosine_similarity(keys, memory):
     """`[B, R, N]`: cosine of each key `[B, R, W]` with each memory slot `[B, N, W]`."""
     dots = ops.einsum("brw,bnw->brn", keys, memory)
@@ -131,10 +136,10 @@ class MANNCell(keras.layers.Layer):
         self.units, self.memory_slots, self.memory_width = units, memory_slots, memory_width
         self.read_heads, self.usage_decay = read_heads, float(usage_decay)
         self.write_values = bool(write_values)
-        if not 1.0 < initial_strength < math.inf:
+        if not _number_in(initial_strength, 1.0, math.inf):
             raise invalid_value("initial_strength", initial_strength, "a number > 1 (beta = 1 "
                                 "+ softplus(.) is above 1)")
-        if not 0.0 < initial_gate < 1.0:
+        if not _number_in(initial_gate, 0.0, 1.0):
             raise invalid_value("initial_gate", initial_gate, "a number in (0, 1) (a sigmoid)")
         self.initial_strength, self.initial_gate = float(initial_strength), float(initial_gate)
         # Offsets on the interface's outputs: 0 at the defaults, the paper's start.
