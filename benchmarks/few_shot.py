@@ -284,8 +284,6 @@ def build_model(method: str, ways: int, width: int, filters: tuple[int, ...],
                 total_steps: int | None, label_smoothing: float = 0.0):
     """The compiled model of a cell: `classification_model(method, ways)` with the default conv
     encoder, or with the recipe options, their pieces."""
-    import keras
-
     from l2l.learners import PrototypeHeadGenerator
     from l2l.models import MetaModel
     from l2l.networks import conv_encoder
@@ -297,16 +295,10 @@ def build_model(method: str, ways: int, width: int, filters: tuple[int, ...],
     rate = learning_rate if total_steps is None else WarmupCosine(
         learning_rate, warmup_steps, max(1, total_steps - warmup_steps))
     if temperature is None:
-        model = classification_model(method, ways, width=width, encoder=encoder,
-                                     learning_rate=rate)
-        if not label_smoothing:
-            return model
-        if not isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy):
-            raise ValueError(f"label_smoothing smooths the cross-entropy; {method!r} trains "
-                             f"with its own loss ({model.loss}).")
-    else:
-        model = MetaModel(PrototypeHeadGenerator(ways, scale=temperature, trainable_scale=True),
-                          GeneratedDensePredictor(), encoder=encoder, name=f"{method}_{ways}way")
+        return classification_model(method, ways, width=width, encoder=encoder,
+                                    learning_rate=rate, label_smoothing=label_smoothing)
+    model = MetaModel(PrototypeHeadGenerator(ways, scale=temperature, trainable_scale=True),
+                      GeneratedDensePredictor(), encoder=encoder, name=f"{method}_{ways}way")
     return compile_classification(model, rate, label_smoothing=label_smoothing)
 
 

@@ -134,18 +134,22 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
             train = task("train", queries, jitter=augment, turn=turns)
             for kind in kinds:
                 progress.cell(f"{kind}, {protocol} {k}-shot")
-                members = []
+                members, logits = [], []
                 for member_seed in range(seed, seed + ensemble):
                     keras.utils.set_random_seed(member_seed)
                     with PeakRSS() as memory:
                         model = two_digit_model(kind, weight_decay=weight_decay)
+                        # An ensemble's member is scored from its one prediction of the test
+                        # set, which the ensemble then averages: no second pass.
                         out = train_and_evaluate(
-                            model, train.dataset(batch_size, seed=member_seed), test,
-                            minutes=minutes, steps_per_epoch=steps, validation=validation,
-                            target=target, anneal=True)
+                            model, train.dataset(batch_size, seed=member_seed),
+                            test if ensemble == 1 else None, minutes=minutes,
+                            steps_per_epoch=steps, validation=validation, target=target,
+                            anneal=True)
                         if ensemble > 1:
-                            out["logits"] = model.predict(test.inputs(), batch_size=250,
-                                                          verbose=0)
+                            logits.append(model.predict(test.inputs(), batch_size=250,
+                                                        verbose=0))
+                            out.update(_score(logits[-1], test.query_y))
                     if save_model:
                         from l2l.training import save_model as save
 
@@ -162,11 +166,8 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
                         epochs=out["epochs"], steps=out["steps"],
                         episodes_trained=out["steps"] * batch_size,
                         val_curve=out["val_curve"]))
-                    members[-1]["_logits"] = out.get("logits")
                 if ensemble > 1:
-                    rows.append(_ensemble_row(kind, members, test.query_y, seed))
-                for member in members:
-                    member.pop("_logits")
+                    rows.append(_ensemble_row(kind, members, logits, test.query_y, seed))
                 rows.extend(members)
     grid = len(PROTOCOLS) * 2 * len(TWO_DIGIT_KINDS)
     cells = len(protocols) * len(shots) * len(kinds)
@@ -213,19 +214,28 @@ def display_name(r: dict) -> str:
     return f"{r['method']}, ensemble of {r['ensemble']}" if "ensemble" in r else r["method"]
 
 
-def _ensemble_row(kind: str, members: list[dict], query_y: np.ndarray, seed: int) -> dict:
-    """The row of the ensemble of `members` (rows carrying their test `_logits`)."""
+def _score(logits: np.ndarray, query_y: np.ndarray) -> dict:
+    """`{"mean", "ci95", "episodes"}` of binary `logits` against `query_y`, per episode."""
+    from l2l.evaluation import mean_ci95, per_episode_accuracy
+
+    scores = per_episode_accuracy(logits, query_y)
+    mean, ci = mean_ci95(scores)
+    return {"mean": mean, "ci95": ci, "episodes": len(scores)}
+
+
+def _ensemble_row(kind: str, members: list[dict], logits: list[np.ndarray],
+                  query_y: np.ndarray, seed: int) -> dict:
+    """The row of the ensemble of `members` (their rows) from their test `logits`."""
     from benchmarks.common import paired_difference
     from l2l.evaluation import mean_ci95, per_episode_accuracy
 
-    scores = per_episode_accuracy(ensemble_logits([m["_logits"] for m in members]), query_y)
-    member_scores = np.mean([per_episode_accuracy(m["_logits"], query_y) for m in members], 0)
+    scores = per_episode_accuracy(ensemble_logits(logits), query_y)
+    member_scores = np.mean([per_episode_accuracy(x, query_y) for x in logits], axis=0)
     mean, ci = mean_ci95(scores)
     first = members[0]
     return row(kind, "accuracy", mean, ci95=ci, episodes=len(scores),
                train_seconds=round(sum(m["train_seconds"] for m in members), 2),
-               seed=seed,
-               settings=first["settings"], target=first["target"],
+               seed=seed, settings=first["settings"], target=first["target"],
                steps=sum(m["steps"] for m in members),
                episodes_trained=sum(m["episodes_trained"] for m in members),
                ensemble=len(members), member_seeds=[m["seed"] for m in members],

@@ -290,11 +290,14 @@ def regression_model(kind: str = "pooled", output_units: int = 1, width: int = 6
 def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | None = None,
                          width: int = 64, depth: int = 1, input_scale: float = 1 / 255,
                          learning_rate: float | None = None,
-                         jit_compile: bool | str = "auto") -> MetaModel:
+                         jit_compile: bool | str = "auto",
+                         label_smoothing: float = 0.0) -> MetaModel:
     """A compiled `MetaModel` for N-way classification: logits `[B, Q, ways]`.
 
     The loss is cross-entropy unless the kind brings its own (`"memory"`: Kaiser et al.'s
-    margin loss); `learning_rate` defaults to the kind's own, else 1e-3.
+    margin loss); `learning_rate` defaults to the kind's own, else 1e-3; `label_smoothing`
+    smooths the cross-entropy's targets (`compile_classification`; refused for a kind with
+    its own loss).
 
     Args:
         kind: a kind registered for classification (`l2l.kinds.names("classification")`).
@@ -317,4 +320,5 @@ def classification_model(kind: str, ways: int, encoder: keras.layers.Layer | Non
         settings = dataclasses.replace(settings, encoder=settings.image_encoder())
     model = model_kind.model(settings, name=f"{kind}_{ways}way")
     rate = model_kind.learning_rate_for("classification", learning_rate)
-    return compile_classification(model, rate, jit_compile, loss=model_kind.loss_for(settings))
+    return compile_classification(model, rate, jit_compile, loss=model_kind.loss_for(settings),
+                                  label_smoothing=label_smoothing)
