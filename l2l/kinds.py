@@ -68,7 +68,8 @@ class KindSettings:
             regression, 1 for the two-digit task.
         ways: classes per episode (classification), else None.
         encoder: the model's shared per-example encoder (classification); for a kind
-            registered with `shared_encoder=False`, the caller's encoder or None.
+            registered with `shared_encoder=False`, the caller's encoder or None; for the
+            two-digit task, the caller's per-digit encoder or None (the kind's default).
         input_scale: scale of raw inputs in default encoders (1/255 for uint8 pixels).
     """
 

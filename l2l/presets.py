@@ -162,18 +162,29 @@ def _statistician(s: KindSettings):
     return SupportSetLearner(s.ways), StatisticianPredictor(statistician), None
 
 
-def _digit_encoder() -> SideBySideEncoder:
-    return SideBySideEncoder(conv_encoder((16, 32, 64), units=64, name="digit_encoder"), parts=2)
+DIGIT_FILTERS = (16, 32, 64)
+"""Conv filters of the two-digit kinds' default per-digit encoder (64 features per digit)."""
+
+
+def _digit_encoder(s: KindSettings) -> SideBySideEncoder:
+    """The caller's per-digit encoder (`s.encoder`), else the default, shared by both digits."""
+    digit = s.encoder or conv_encoder(DIGIT_FILTERS, units=64, name="digit_encoder")
+    return SideBySideEncoder(digit, parts=2)
 
 
 def _two_digit_features(s: KindSettings):
     return (PooledLearner(code_dim=None, use_labels=False),
-            ConditionedPredictor(units=(128,)), _digit_encoder())
+            ConditionedPredictor(units=(128,)), _digit_encoder(s))
+
+
+def _two_digit_siamese(s: KindSettings):
+    return (PooledLearner(code_dim=None, use_labels=False),
+            ConditionedPredictor(units=(128,), compare_only=True), _digit_encoder(s))
 
 
 def _two_digit_weights(s: KindSettings):
     return (DenseWeightGenerator(layer_units=(64, 1), use_labels=False),
-            GeneratedDensePredictor(), _digit_encoder())
+            GeneratedDensePredictor(), _digit_encoder(s))
 
 
 def _two_digit_original(s: KindSettings):
@@ -231,6 +242,9 @@ register_kind("statistician_elbo", shared_encoder=False, classification=_statist
 register_kind("features", two_digit=_two_digit_features,
               summary=("`PooledLearner` -> `ConditionedPredictor`",
                        "prototype of a number, from a shared digit encoder"))
+register_kind("siamese", two_digit=_two_digit_siamese,
+              summary=("`PooledLearner` -> `ConditionedPredictor(compare_only=True)`",
+                       "as features, judged from `|q - c|` and `q * c` only"))
 register_kind("weights", two_digit=_two_digit_weights,
               summary=("`DenseWeightGenerator` -> `GeneratedDensePredictor`",
                        "generates the predictor's dense layers"))
@@ -248,14 +262,25 @@ CLASSIFICATION_KINDS = kinds.names("classification")
 
 def two_digit_model(kind: str = "features", learning_rate: float = 1e-3,
                     decay_steps: int | None = None,
-                    jit_compile: bool | str = "auto", weight_decay: float = 0.0) -> MetaModel:
+                    jit_compile: bool | str = "auto", weight_decay: float = 0.0,
+                    digit_encoder: keras.layers.Layer | None = None) -> MetaModel:
     """A compiled `MetaModel` for the two-digit task: logits `[B, Q]`, 1 = same number.
+
+    `digit_encoder` replaces the default per-digit encoder (`conv_encoder(DIGIT_FILTERS,
+    units=64)`); both digits of a number go through it (`SideBySideEncoder`), e.g.
+    `conv_encoder(DIGIT_FILTERS, units=64, residual=True)` for residual blocks. The
+    `original` kind has its own encoders and refuses one.
 
     `decay_steps` anneals the learning rate to zero along a cosine over that many steps (set
     it to the planned number of training steps); `None` keeps it constant. `weight_decay`
     above 0 trains with AdamW's decoupled decay at that rate (see `compile_binary`).
     """
-    model = kinds.get_kind(kind, "two_digit").model(KindSettings("two_digit"))
+    if digit_encoder is not None and kind == "original":
+        raise invalid_value("digit_encoder", digit_encoder, "None for the `original` kind",
+                            "the original kind keeps the original experiment's own encoders; "
+                            "drop digit_encoder or choose another kind")
+    model = kinds.get_kind(kind, "two_digit").model(
+        KindSettings("two_digit", encoder=digit_encoder))
     if decay_steps is not None:
         learning_rate = keras.optimizers.schedules.CosineDecay(
             check_learning_rate(learning_rate), decay_steps)

@@ -98,4 +98,4 @@ def test_registry_errors_name_the_problem_and_the_fix():
         classification_model("maml", ways=5)
     with pytest.raises(InvalidValueError, match="regression model kind"):
         kinds.get_kind("protonet", "regression")
-    assert kinds.names("two_digit") == ("features", "weights", "original")
+    assert kinds.names("two_digit") == ("features", "siamese", "weights", "original")

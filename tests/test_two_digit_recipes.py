@@ -150,3 +150,66 @@ def test_unset_recipe_options_leave_the_stored_episode_config_unchanged():
     assert "augment" not in config and "turns" not in config  # sets stored before them match
     jittered = TwoDigitTask(images, labels, augment=(2, 10), turns=(0, 1)).config()
     assert jittered["augment"] == [2.0, 10.0] and "turns" in jittered
+
+
+def test_residual_block_adds_its_input_and_projects_only_when_channels_change(tmp_path):
+    import keras
+
+    from l2l.networks import ResidualConvBlock
+
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 4)).astype("float32")
+    block = ResidualConvBlock(4, batch_norm=False)
+    block.build(x.shape)
+    assert block.skip is None
+    for conv in (block.conv1, block.conv2):  # F(x) = 0: what is left is the skip connection
+        conv.set_weights([np.zeros_like(w) for w in conv.get_weights()])
+    np.testing.assert_allclose(block(x), np.maximum(x, 0), atol=1e-6)
+
+    wider = ResidualConvBlock(8)
+    y = wider(x, training=True)
+    assert tuple(y.shape) == (2, 6, 6, 8) and wider.skip is not None
+    model = keras.Sequential([keras.Input((6, 6, 4)), wider])
+    model.save(tmp_path / "block.keras")
+    loaded = keras.models.load_model(tmp_path / "block.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
+
+
+def test_compare_only_head_is_symmetric_and_sees_only_comparisons():
+    from l2l.predictors import ConditionedPredictor
+
+    rng = np.random.default_rng(0)
+    q, c = rng.normal(size=(3, 1, 5)), rng.normal(size=(3, 5))
+
+    def swapped(head):
+        a = head(q, {"features": c})
+        return np.abs(np.asarray(a) - np.asarray(head(c[:, None], {"features": q[:, 0]}))).max()
+
+    head = ConditionedPredictor(units=(8,), compare_only=True)
+    assert swapped(head) < 1e-6  # [q * c, |q - c|] does not change when q and c swap
+    assert head.mlp.layers[0].kernel.shape[0] == 2 * 5
+    assert swapped(ConditionedPredictor(units=(8,))) > 1e-3  # the full head sees q and c
+    with pytest.raises(InvalidValueError, match="interaction=True"):
+        ConditionedPredictor(compare_only=True, interaction=False)
+
+
+def test_two_digit_model_takes_a_digit_encoder_except_for_the_original_kind():
+    from l2l.networks import ResidualConvBlock, conv_encoder
+    from l2l.presets import DIGIT_FILTERS, two_digit_model
+
+    model = two_digit_model("siamese", digit_encoder=conv_encoder(DIGIT_FILTERS, units=64,
+                                                                  residual=True))
+    blocks = [layer for layer in model.encoder.encoder.layers
+              if isinstance(layer, ResidualConvBlock)]
+    assert [b.filters for b in blocks] == list(DIGIT_FILTERS)
+    with pytest.raises(InvalidValueError, match="digit_encoder"):
+        two_digit_model("original", digit_encoder=conv_encoder())
+
+
+def test_two_digit_benchmark_names_a_bad_encoder_before_training():
+    from benchmarks.two_digit import run
+
+    with pytest.raises(ValueError, match="Unknown encoder 'wide'"):
+        run(quick=True, encoder="wide")
+    with pytest.raises(ValueError, match="original"):
+        run(quick=True, encoder="residual", kinds=("features", "original"))

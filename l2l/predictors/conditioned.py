@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from l2l.errors import InvalidValueError
 from l2l.learners.base import FEATURES
 from l2l.ops import apply_per_example
 from l2l.predictors.base import Predictor, require
@@ -19,12 +20,17 @@ class ConditionedPredictor(Predictor):
     and task directly (the query is first projected to the code's size when the sizes differ;
     a prototype code from `PooledLearner(code_dim=None)` is compared as it is); with
     `interaction=False` it sees the plain concatenation `[q, c]` (the original l2l design).
+    With `compare_only=True` it sees only `[p * c, |p - c|]` (`p` the projected query): a
+    siamese head (Koch et al. 2015), symmetric in query and code and without either
+    embedding itself, so it cannot learn rules about the particular classes seen in
+    training, only whether two embeddings match.
 
     Args:
         units: hidden layer sizes of the MLP.
         output_units: outputs per query; 1 gives predictions of shape `[B, Q]`.
         encoder: optional layer applied to each query `x` first.
         interaction: add the comparison features described above.
+        compare_only: keep only the comparison features (needs `interaction=True`).
 
     Example:
 
@@ -36,8 +42,12 @@ class ConditionedPredictor(Predictor):
     """
 
     def __init__(self, units=(128,), output_units: int = 1, encoder=None,
-                 interaction: bool = True, **kwargs):
+                 interaction: bool = True, compare_only: bool = False, **kwargs):
         super().__init__(**kwargs)
+        if compare_only and not interaction:
+            raise InvalidValueError("compare_only=True keeps only the comparison features, "
+                                    "which interaction=False removes; set interaction=True.")
+        self.compare_only = bool(compare_only)
         self.units, self.output_units = tuple(units), output_units
         self.encoder, self.interaction = encoder, interaction
         self.mlp = keras.Sequential(
@@ -61,7 +71,8 @@ class ConditionedPredictor(Predictor):
                              (ops.shape(q)[0], ops.shape(q)[1], code.shape[-1]))
         if self.interaction:
             p = q if self.project is None else self.project(q)
-            h = ops.concatenate([q, c, p * c, ops.abs(p - c)], axis=-1)
+            compared = [p * c, ops.abs(p - c)]
+            h = ops.concatenate(compared if self.compare_only else [q, c, *compared], axis=-1)
         else:
             h = ops.concatenate([q, c], axis=-1)
         y = apply_per_example(self.mlp, h, training=training)
@@ -70,6 +81,7 @@ class ConditionedPredictor(Predictor):
     def get_config(self):
         return {**super().get_config(), "units": list(self.units),
                 "output_units": self.output_units, "interaction": self.interaction,
+                "compare_only": self.compare_only,
                 **serialize_layers(encoder=self.encoder)}
 
     @classmethod
