@@ -140,17 +140,30 @@ def check_positive_int(name: str, value) -> int:
     return int(value)
 
 
+def _is_real(value) -> bool:
+    """Whether `value` is a Python or NumPy real number (a bool is not one)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer,
+                                                              np.floating))
+
+
+def check_open_interval(name: str, value, low: float, high: float, expected: str) -> float:
+    """`value` as a float: a real number strictly between `low` and `high` (so never NaN).
+
+    `expected` says it in the message's words, e.g. "a number in (0, 1)".
+    """
+    if not _is_real(value) or not low < value < high:
+        raise invalid_value(name, value, expected)
+    return float(value)
+
+
 def check_positive_number(name: str, value) -> float:
     """`value` as a float: it must be a finite number > 0."""
-    if not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) or value <= 0:
-        raise invalid_value(name, value, "a positive finite number")
-    return float(value)
+    return check_open_interval(name, value, 0.0, math.inf, "a positive finite number")
 
 
 def check_fraction(name: str, value, example: str = "0.1") -> float:
     """`value` as a float: it must be a number in `[0, 1)` (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-            or not 0 <= value < 1:
+    if not _is_real(value) or not 0 <= value < 1:
         raise invalid_value(name, value, f"a number in [0, 1), e.g. {example}")
     return float(value)
 

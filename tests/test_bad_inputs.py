@@ -588,3 +588,15 @@ assert not missing and not unknown, (missing, unknown)
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert done.returncode == 0, f"l2l.load_model leaves unimported: {done.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("value", [True, float("nan"), float("inf"), 0, -1.0, "1"])
+def test_number_checks_refuse_bools_nan_infinity_and_strings(value):
+    from l2l.validation import check_open_interval, check_positive_number
+
+    with pytest.raises(InvalidValueError, match="`rate`: expected a positive finite number"):
+        check_positive_number("rate", value)
+    with pytest.raises(InvalidValueError, match="`gate`: expected a number in \\(0, 1\\)"):
+        check_open_interval("gate", value, 0.0, 1.0, "a number in (0, 1)")
+    assert check_positive_number("rate", np.float32(0.5)) == 0.5
+    assert check_open_interval("gate", np.int64(1), 0.0, 2.0, "a number in (0, 2)") == 1.0

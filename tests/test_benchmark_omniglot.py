@@ -47,3 +47,15 @@ def test_quick_omniglot_runs_5_and_20_way_on_unseen_alphabets(omniglot_dir, tmp_
         alphabet_of = dict(zip(data["labels"], data["alphabets"], strict=True))
         assert not {alphabet_of[c] for c in characters} & train_alphabets
         assert all(len(set(episode)) == ways for episode in found["support"])
+
+
+def test_omniglot_takes_every_few_shot_option_but_datasets():
+    import pytest
+
+    from benchmarks import omniglot
+
+    assert set(runner.option_defaults(omniglot)) == set(runner.option_defaults(few_shot)) - {
+        "datasets"}
+    assert runner.option_defaults(omniglot)["ways"] is None  # None: the 5/20-way grid
+    with pytest.raises(TypeError, match="unknown options \\['datasets'\\]"):
+        omniglot.run(quick=True, datasets=("mnist",))

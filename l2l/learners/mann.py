@@ -56,19 +56,14 @@ import math
 import keras
 from keras import layers, ops
 
-from l2l.errors import invalid_value
 from l2l.learners.base import FEATURES, Learner
 from l2l.ops import check_ways, encoded_vectors, label_features
 from l2l.serialization import deserialize_layers, register, serialize_layers
+from l2l.validation import check_open_interval
 
 MEMORY_INIT = 1e-6  # every slot starts at this constant, so cosine similarities are defined
 DEFAULT_STRENGTH = 1.0 + math.log(2.0)  # beta = 1 + softplus(z) at z = 0
 _EPS = 1e-8
-
-
-def _number_in(value, low: float, high: float) -> bool:
-    """Whether `value` is a number (not a bool) strictly between `low` and `high`."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and low < value < high
 
 
 def cosine_similarity(keys, memory):
@@ -136,12 +131,11 @@ class MANNCell(keras.layers.Layer):
         self.units, self.memory_slots, self.memory_width = units, memory_slots, memory_width
         self.read_heads, self.usage_decay = read_heads, float(usage_decay)
         self.write_values = bool(write_values)
-        if not _number_in(initial_strength, 1.0, math.inf):
-            raise invalid_value("initial_strength", initial_strength, "a number > 1 (beta = 1 "
-                                "+ softplus(.) is above 1)")
-        if not _number_in(initial_gate, 0.0, 1.0):
-            raise invalid_value("initial_gate", initial_gate, "a number in (0, 1) (a sigmoid)")
-        self.initial_strength, self.initial_gate = float(initial_strength), float(initial_gate)
+        self.initial_strength = check_open_interval(
+            "initial_strength", initial_strength, 1.0, math.inf,
+            "a finite number > 1 (beta = 1 + softplus(.) is above 1)")
+        self.initial_gate = check_open_interval("initial_gate", initial_gate, 0.0, 1.0,
+                                                "a number in (0, 1) (a sigmoid)")
         # Offsets on the interface's outputs: 0 at the defaults, the paper's start.
         self._strength_offset = 0.0 if self.initial_strength == DEFAULT_STRENGTH else \
             math.log(math.expm1(self.initial_strength - 1.0))
