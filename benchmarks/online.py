@@ -81,12 +81,15 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         learning_rate: float = 1e-3, data_dir: str | None = None,
         initial_strength: float | None = None, initial_gate: float = 0.5,
         previous_example: bool = False, write_values: bool = False,
-        encoder: str = "conv") -> dict:
+        encoder: str = "conv", augment: bool = False, max_shift: float = 2.0,
+        max_degrees: float = 10.0) -> dict:
     """Train each method on online sequences of training classes, score it by instance.
 
     `initial_strength`, `initial_gate`, `previous_example` and `write_values` are
     `MANNLearner`'s options (where its training starts, and how it binds an example to its
-    label); they change `mann` only, and the defaults are the paper's MANN.
+    label); they change `mann` only, and the defaults are the paper's MANN. `augment` shifts (by at
+    most `max_shift` pixels) and rotates (`max_degrees`) every image of the training sequences
+    (`l2l.augment.augment_episodes`), as Santoro et al. augmented theirs; test sequences never.
     """
     import keras
 
@@ -117,6 +120,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
                            "test")
     train = OnlineClassification(data["train_x"], data["train_labels"], ways=ways,
                                  instances=instances, classes=data["train"])
+    train_data = train.dataset(batch_size, seed=seed)
+    if augment:
+        train_data = _augmented(train_data, max_shift, max_degrees, seed)
     reported = tuple(n for n in INSTANCES if n <= instances)
     rows = []
     for method in methods:
@@ -127,7 +133,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
                                  name="pixels")
             model = online_model(method, ways, encoder=reader, width=width,
                                  learning_rate=learning_rate, **mann_options)
-            out = train_and_evaluate(model, train.dataset(batch_size, seed=seed), None,
+            out = train_and_evaluate(model, train_data, None,
                                      minutes=minutes, steps_per_epoch=steps, anneal=True)
             scores = online_scores(model, test, instances=reported)
         keras.backend.clear_session()
@@ -149,9 +155,21 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         "learning_rate": learning_rate, "mann": mann_options,
         "lr_schedule": "cosine to zero over the time budget",
         "label_encoding": "one-hot of the previous step's label, zeros at step 0",
-        "augmentation": "training classes: 90/180/270-degree rotations as new classes",
+        "augmentation": "training classes: 90/180/270-degree rotations as new classes" + (
+            f"; every training image shifted by up to {max_shift:g} px and rotated by up to "
+            f"{max_degrees:g} degrees" if augment else ""),
         "published_mann": PUBLISHED_MANN, "data": data["info"]},
         "notes": _notes(rows, minutes)}
+
+
+def _augmented(dataset, max_shift: float, max_degrees: float, seed: int):
+    """Online training sequences with every image jittered (`augment_episodes`): the
+    sequence (`support_x`) is augmented once and the query, which is the same sequence, is
+    set to it again."""
+    from l2l.augment import augment_episodes
+
+    dataset = augment_episodes(dataset, max_shift, max_degrees, seed, keys=("support_x",))
+    return dataset.map(lambda inputs, y: ({**inputs, "query_x": inputs["support_x"]}, y))
 
 
 def _notes(rows: list[dict], minutes: float) -> list[str]:

@@ -126,9 +126,10 @@ class RandomShiftRotate(keras.layers.Layer):
 
 
 def augment_episodes(dataset, max_shift: float = 2.0, max_degrees: float = 10.0,
-                     seed: int = 0):
-    """`dataset` (elements `(inputs dict, query_y)`) with every `support_x` / `query_x` image
-    shifted and rotated at random; labels and masks unchanged. Use on training data only.
+                     seed: int = 0, keys: tuple[str, ...] = IMAGE_KEYS):
+    """`dataset` (elements `(inputs dict, query_y)`) with every image of the inputs `keys`
+    (`support_x` and `query_x`) shifted and rotated at random; labels and masks unchanged. Use
+    on training data only.
 
     The draws are stateless, keyed by `seed` and the element's position, so one seed gives the
     same augmented stream every run.
@@ -136,14 +137,17 @@ def augment_episodes(dataset, max_shift: float = 2.0, max_degrees: float = 10.0,
     import tensorflow as tf
 
     max_shift, max_degrees = _check(max_shift, max_degrees)
+    keys = tuple(keys)
+    if not keys or not set(keys) <= set(IMAGE_KEYS):
+        raise invalid_value("keys", keys, f"some of {IMAGE_KEYS}")
 
     def augment(index, element):
         inputs, targets = element
         inputs = dict(inputs)
-        for n, key in enumerate(k for k in IMAGE_KEYS if k in inputs):
+        for n, key in enumerate(k for k in keys if k in inputs):
             images = inputs[key]
             flat = tf.reshape(images, (-1, *images.shape[-3:]))
-            key_seed = tf.stack([tf.cast(seed, tf.int64), index * len(IMAGE_KEYS) + n])
+            key_seed = tf.stack([tf.cast(seed, tf.int64), index * len(keys) + n])
 
             def uniform(size, low, high, key_seed=key_seed):
                 key_seed = tf.random.experimental.stateless_fold_in(key_seed, len(size))

@@ -42,9 +42,35 @@ def test_online_reads_raw_pixels_when_asked(omniglot_dir, tmp_path):
         "online", quick=True, output=tmp_path, episode_dir=tmp_path / "episodes",
         options={"minutes_per_method": 0.001, "steps_per_epoch": 1, "test_episodes": 4,
                  "ways": 3, "instances": 2, "methods": ("mann",), "encoder": "pixels",
-                 "data_dir": str(Path(omniglot_dir).parent)})
+                 "augment": True, "data_dir": str(Path(omniglot_dir).parent)})
     assert result["settings"]["encoder"] == "pixels"
+    assert "shifted by up to 2 px" in result["settings"]["augmentation"]
     assert result["settings"]["encoder_filters"] is None
     assert all(0.0 <= r["mean"] <= 1.0 for r in result["rows"])
     with pytest.raises(ValueError, match="encoder"):
         runner.load("online").run(quick=True, encoder="resnet")
+
+
+def test_augmented_sequences_jitter_each_image_once_and_keep_query_equal_to_support():
+    import numpy as np
+
+    from benchmarks.online import _augmented
+    from l2l.tasks import OnlineClassification
+
+    images = np.zeros((60, 12, 12, 1), np.uint8)
+    images[:, 3:9, 5:7] = 255
+    task = OnlineClassification(images, np.arange(60) % 6, ways=3, instances=3)
+
+    def first(seed):
+        return next(iter(_augmented(task.dataset(2, seed=0), 2.0, 10.0, seed)))
+
+    (inputs, y), (again, _) = first(0), first(0)
+    (plain, plain_y) = next(iter(task.dataset(2, seed=0)))
+    x = inputs["support_x"].numpy()
+    assert x.shape == plain["support_x"].shape and x.dtype == plain["support_x"].dtype
+    assert (x != plain["support_x"].numpy()).any()  # jittered ...
+    np.testing.assert_array_equal(inputs["query_x"], x)  # ... once: the query is the sequence
+    np.testing.assert_array_equal(y, plain_y)
+    np.testing.assert_array_equal(inputs["support_y"], plain["support_y"])
+    np.testing.assert_array_equal(again["support_x"], x)  # the same draws for a seed
+    assert (first(1)[0]["support_x"].numpy() != x).any()

@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from l2l.augment import RandomShiftRotate, augment_episodes, shift_rotate  # noqa: E402
+from l2l.errors import InvalidValueError  # noqa: E402
 from l2l.learners import PrototypeHeadGenerator  # noqa: E402
 from l2l.schedules import WarmupCosine  # noqa: E402
 
@@ -53,6 +54,11 @@ def test_augment_episodes_keeps_shapes_dtypes_labels_and_is_deterministic_per_se
         assert np.array_equal(y1, y0)
     # Each element gets its own draws: the repeated (identical) episode is augmented anew.
     assert not np.array_equal(first[0][0]["query_x"], first[1][0]["query_x"])
+    support_only = next(iter(augment_episodes(_episodes(), 2, 10, seed=3, keys=("support_x",))))
+    assert np.array_equal(support_only[0]["query_x"], plain[0][0]["query_x"])
+    assert not np.array_equal(support_only[0]["support_x"], plain[0][0]["support_x"])
+    with pytest.raises(InvalidValueError, match="keys"):
+        augment_episodes(_episodes(), keys=("support_y",))
 
 
 def test_random_shift_rotate_layer_is_identity_at_inference_seeded_and_serialisable():
