@@ -65,7 +65,7 @@ The siamese head wins: `features`'s head also sees both embeddings, so it can le
 about the eight training digits, which do not carry over to unseen ones. Residual blocks double
 the step cost and lose at this budget. The heldout-digits flagship is therefore the siamese
 kind, with seven members, the most that fit in the 15-minute budget, fixed before the run
-(`flagship_heldout_siamese`): 93.2% ± 0.8% (members 87.2% to 91.3%, mean 90.0%; +3.2 ± 0.4
+(`flagship_heldout_siamese`): 93.2% ± 0.8% (members 87.2% to 91.2%, mean 90.0%; +3.2 ± 0.4
 points over their mean, paired). The strict protocol was not re-run with the siamese head.
 
 Learning-rate annealing (a cosine over the time budget) is always on (`train_and_evaluate(
