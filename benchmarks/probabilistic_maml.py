@@ -30,6 +30,12 @@ linearised network's closed-form update it beats MAML at every shot count
     python -m benchmarks run probabilistic_maml --tag gauss_newton -o minutes_per_method=4 \
         -o abml_inner_update=gauss_newton
 
+Runs whose `settings["abml"]` has no `inner_update` (`--tag inner_lr_0_1`, `--tag
+probe_rates1`) come from before that option existed and took plain steps: re-run them with
+`-o abml_inner_update=sgd` added. Their ABML scores -1.71 nats at 5 shots (-4.28 at
+`inner_learning_rate=0.1`); the Gauss-Newton update scores -0.92 (`gauss_newton`) and -0.98
+(the untagged run) there.
+
 Budget (full run): 2 x 2 training minutes, plus scoring 500 tasks x 3 shot counts (ABML:
 `samples` draws each), about 8 minutes on 2 idle CPU cores. Not done: several seeds, longer
 training, PLATIPUS side by side.
