@@ -61,8 +61,9 @@ accuracy 91.9%, 88.6%, 93.6%; mean 91.4%):
 | `kinds=siamese`: head sees only `q * c`, `abs(q - c)` | 94.0%, 94.7%, 92.9% | 93.9% | ~1,750 |
 | `encoder=residual`: residual conv blocks | 92.8%, 86.2%, 91.8% | 90.3% | ~740 |
 
-The siamese head wins: `features`'s head also sees both embeddings, so it can learn rules
-about the eight training digits, which do not carry over to unseen ones. Residual blocks double
+The siamese head wins. Our reading, not tested further: `features`'s head also sees both
+embeddings, so it can learn rules about the eight training digits that do not carry over to
+unseen ones. Residual blocks double
 the step cost and lose at this budget. The heldout-digits flagship is therefore the siamese
 kind, with seven members, the most that fit in the 15-minute budget, fixed before the run
 (`flagship_heldout_siamese`): 93.2% ± 0.8% (members 87.2% to 91.2%, mean 90.0%; +3.2 ± 0.4

@@ -168,7 +168,8 @@ DIGIT_FILTERS = (16, 32, 64)
 
 def _digit_encoder(s: KindSettings) -> SideBySideEncoder:
     """The caller's per-digit encoder (`s.encoder`), else the default, shared by both digits."""
-    digit = s.encoder or conv_encoder(DIGIT_FILTERS, units=64, name="digit_encoder")
+    digit = s.encoder if s.encoder is not None else conv_encoder(DIGIT_FILTERS, units=64,
+                                                                 name="digit_encoder")
     return SideBySideEncoder(digit, parts=2)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from l2l.errors import InvalidValueError
+from l2l.errors import invalid_value
 from l2l.learners.base import FEATURES
 from l2l.ops import apply_per_example
 from l2l.predictors.base import Predictor, require
@@ -45,8 +45,9 @@ class ConditionedPredictor(Predictor):
                  interaction: bool = True, compare_only: bool = False, **kwargs):
         super().__init__(**kwargs)
         if compare_only and not interaction:
-            raise InvalidValueError("compare_only=True keeps only the comparison features, "
-                                    "which interaction=False removes; set interaction=True.")
+            raise invalid_value("compare_only", compare_only, "False when interaction=False",
+                                "compare_only keeps only the comparison features, which "
+                                "interaction=False removes; set interaction=True")
         self.compare_only = bool(compare_only)
         self.units, self.output_units = tuple(units), output_units
         self.encoder, self.interaction = encoder, interaction
