@@ -82,10 +82,10 @@ steps) the same recipe reaches 92.0% at the 5th instance and 92.7% at the 10th (
 2nd, where the paper reports 82.8%), with training accuracy at 87.4% against 85.5% held out.
 
 What still separates us from 94.9% / 98.1% (2.9 and 5.4 points): training time (the
-training accuracy was still creeping up at 30 minutes), the data (178 training characters, not 1,200), one seed per run,
-the controller (128 LSTM units, the paper's 200) and the optimiser (Adam 1e-3 with a cosine,
-the paper's RMSprop 1e-4). `initial_strength` and `initial_gate`
-are options here too, unmeasured in a committed run.
+training accuracy was still creeping up at 30 minutes), the data (178 training characters,
+not 1,200), one seed per run, the controller (128 LSTM units, the paper's 200) and the
+optimiser (Adam 1e-3 with a cosine, the paper's RMSprop 1e-4). `initial_strength` and
+`initial_gate` are options here too, unmeasured in a committed run.
 """
 
 from __future__ import annotations
