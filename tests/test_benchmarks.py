@@ -125,7 +125,11 @@ def test_two_digit_ensemble_scores_the_mean_probability_of_its_members(mnist_dir
                         ensemble["vs_members"]["difference"], abs_tol=1e-6)
     assert "| original, ensemble of 2 | original seed 3 |" in runner.load(
         "two_digit").summarize(result)
-    assert result["notes"][0].startswith("Ran 1 of the 18 cells")
+    from l2l.presets import TWO_DIGIT_KINDS
+    from l2l.tasks.two_digit import PROTOCOLS
+
+    grid = len(PROTOCOLS) * 2 * len(TWO_DIGIT_KINDS)  # protocols x shots 1, 5 x kinds
+    assert grid == 24 and result["notes"][0].startswith(f"Ran 1 of the {grid} cells")
     with pytest.raises(ValueError, match="ensemble"):
         runner.load("two_digit").run(quick=True, ensemble=0)
 
