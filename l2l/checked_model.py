@@ -158,10 +158,9 @@ class CheckedModel:
         place so that they can run outside an XLA-compiled step. `output` is
         `output_spec(x)`, if known."""
         owner = f"this {type(self).__name__}"
-        # Tensors, the episode's inputs only; before output_spec, which reads their shapes
-        # (and may build the model for them, so an unbuilt model has no shape to check yet).
-        x = checked_episode(x, self.example_shape, owner)
+        check_episode_inputs(x, owner)  # before output_spec, which reads the inputs' shapes
         output = self.output_spec(x) if output is None else output
+        x = checked_episode(x, self.example_shape, owner)  # tensors, the episode's inputs only
         classes = class_count(x[SUPPORT_Y], output)
         if classes is not None:
             x[SUPPORT_Y] = checked_labels(x[SUPPORT_Y], classes, SUPPORT_Y, owner)
