@@ -92,7 +92,8 @@ AUGMENT = (2.0, 10.0)
 78.7% to 89.8% and strict 1-shot from 97.5% to 97.9% on the same stored test episodes."""
 
 ENCODERS = ("conv", "residual")
-"""Per-digit encoders of `-o encoder=`: `DIGIT_FILTERS` conv blocks, or residual blocks."""
+"""Per-digit encoders of `-o encoder=`: `l2l.presets.digit_encoder()`'s conv blocks, or its
+residual blocks."""
 
 
 def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None = None,
@@ -114,7 +115,7 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
     the last cell, for `benchmarks/two_digit_errors.py` to analyse.
 
     `encoder=residual` gives every kind but `original` a per-digit encoder of residual blocks
-    (`conv_encoder(DIGIT_FILTERS, units=64, residual=True)`, two convolutions per block).
+    (`l2l.presets.digit_encoder(residual=True)`, two convolutions per block).
 
     `ensemble=K` trains K members per cell, with seeds `seed .. seed + K - 1`, each for
     `minutes_per_cell`, and scores the average of their probabilities (`ensemble_logits`):
@@ -127,8 +128,7 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
 
     from l2l.datasets import load_mnist
     from l2l.kinds import names as kind_names
-    from l2l.networks import conv_encoder
-    from l2l.presets import DIGIT_FILTERS, TWO_DIGIT_KINDS, two_digit_model
+    from l2l.presets import TWO_DIGIT_KINDS, digit_encoder, two_digit_model
 
     protocols = protocols or (("strict",) if quick else PROTOCOLS)
     shots = shots or ((1,) if quick else (1, 5))
@@ -171,10 +171,8 @@ def run(quick: bool = False, seed: int = 0, *, protocols: tuple[str, ...] | None
                 for member_seed in range(seed, seed + ensemble):
                     keras.utils.set_random_seed(member_seed)
                     with PeakRSS() as memory:
-                        digit_encoder = None if encoder == "conv" else conv_encoder(
-                            DIGIT_FILTERS, units=64, residual=True, name="digit_encoder")
-                        model = two_digit_model(kind, weight_decay=weight_decay,
-                                                digit_encoder=digit_encoder)
+                        model = two_digit_model(kind, weight_decay=weight_decay, digit_encoder=(
+                            digit_encoder(residual=True) if encoder == "residual" else None))
                         # An ensemble's member is scored from its one prediction of the test
                         # set, which the ensemble then averages: no second pass.
                         out = train_and_evaluate(

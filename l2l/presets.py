@@ -166,11 +166,15 @@ DIGIT_FILTERS = (16, 32, 64)
 """Conv filters of the two-digit kinds' default per-digit encoder (64 features per digit)."""
 
 
+def digit_encoder(residual: bool = False) -> keras.Sequential:
+    """The two-digit kinds' per-digit encoder: `conv_encoder(DIGIT_FILTERS, units=64)`, with
+    residual blocks if `residual` (pass it as `two_digit_model(digit_encoder=...)`)."""
+    return conv_encoder(DIGIT_FILTERS, units=64, name="digit_encoder", residual=residual)
+
+
 def _digit_encoder(s: KindSettings) -> SideBySideEncoder:
     """The caller's per-digit encoder (`s.encoder`), else the default, shared by both digits."""
-    digit = s.encoder if s.encoder is not None else conv_encoder(DIGIT_FILTERS, units=64,
-                                                                 name="digit_encoder")
-    return SideBySideEncoder(digit, parts=2)
+    return SideBySideEncoder(s.encoder if s.encoder is not None else digit_encoder(), parts=2)
 
 
 def _two_digit_features(s: KindSettings):
@@ -267,9 +271,9 @@ def two_digit_model(kind: str = "features", learning_rate: float = 1e-3,
                     digit_encoder: keras.layers.Layer | None = None) -> MetaModel:
     """A compiled `MetaModel` for the two-digit task: logits `[B, Q]`, 1 = same number.
 
-    `digit_encoder` replaces the default per-digit encoder (`conv_encoder(DIGIT_FILTERS,
-    units=64)`); both digits of a number go through it (`SideBySideEncoder`), e.g.
-    `conv_encoder(DIGIT_FILTERS, units=64, residual=True)` for residual blocks. The
+    `digit_encoder` replaces the default per-digit encoder (`digit_encoder()`); both digits of
+    a number go through it (`SideBySideEncoder`), e.g. `digit_encoder(residual=True)` for
+    residual blocks. The
     `original` kind has its own encoders and refuses one.
 
     `decay_steps` anneals the learning rate to zero along a cosine over that many steps (set

@@ -195,10 +195,9 @@ def test_compare_only_head_is_symmetric_and_sees_only_comparisons():
 
 def test_two_digit_model_takes_a_digit_encoder_except_for_the_original_kind():
     from l2l.networks import ResidualConvBlock, conv_encoder
-    from l2l.presets import DIGIT_FILTERS, two_digit_model
+    from l2l.presets import DIGIT_FILTERS, digit_encoder, two_digit_model
 
-    model = two_digit_model("siamese", digit_encoder=conv_encoder(DIGIT_FILTERS, units=64,
-                                                                  residual=True))
+    model = two_digit_model("siamese", digit_encoder=digit_encoder(residual=True))
     blocks = [layer for layer in model.encoder.encoder.layers
               if isinstance(layer, ResidualConvBlock)]
     assert [b.filters for b in blocks] == list(DIGIT_FILTERS)
