@@ -111,15 +111,16 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         learning_rate: float = 1e-3, data_dir: str | None = None,
         initial_strength: float | None = None, initial_gate: float = 0.5,
         previous_example: bool = False, write_values: bool = False,
-        encoder: str = "conv", augment: bool = False, max_shift: float = 2.0,
-        max_degrees: float = 10.0) -> dict:
+        distinct_slots: bool = False, encoder: str = "conv", augment: bool = False,
+        max_shift: float = 2.0, max_degrees: float = 10.0) -> dict:
     """Train each method on online sequences of training classes, score it by instance.
 
-    `initial_strength`, `initial_gate`, `previous_example` and `write_values` are
-    `MANNLearner`'s options (where its training starts, and how it binds an example to its
-    label); they change `mann` only, and the defaults are the paper's MANN. `augment` shifts (by at
-    most `max_shift` pixels) and rotates (`max_degrees`) every image of the training sequences
-    (`l2l.augment.augment_episodes`), as Santoro et al. augmented theirs; test sequences never.
+    `initial_strength`, `initial_gate`, `previous_example`, `write_values` and
+    `distinct_slots` are `MANNLearner`'s options (where its training starts, how it binds
+    an example to its label, where it writes); they change `mann` only, and the defaults are
+    the paper's MANN. `augment` shifts (by at most `max_shift` pixels) and rotates
+    (`max_degrees`) every image of the training sequences (`l2l.augment.augment_episodes`),
+    as Santoro et al. augmented theirs; test sequences never.
     """
     import keras
 
@@ -142,7 +143,8 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         raise ValueError(f"Unknown encoder {encoder!r}; choose from {ENCODERS}.")
 
     mann_options = dict(initial_strength=initial_strength, initial_gate=initial_gate,
-                        previous_example=previous_example, write_values=write_values)
+                        previous_example=previous_example, write_values=write_values,
+                        distinct_slots=distinct_slots)
     data = load("omniglot", data_dir)
     test_task = OnlineClassification(data["x"], data["labels"], ways=ways, instances=instances,
                                      classes=data["test"])

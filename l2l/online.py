@@ -104,7 +104,8 @@ def online_model(kind: str, ways: int, encoder: keras.layers.Layer | None | str 
                  width: int = 64, memory_slots: int = 128, memory_width: int = 40,
                  read_heads: int = 4, previous_example: bool = False,
                  write_values: bool = False, initial_strength: float | None = None,
-                 initial_gate: float = 0.5, learning_rate: float = 1e-3,
+                 initial_gate: float = 0.5, distinct_slots: bool = False,
+                 learning_rate: float = 1e-3,
                  jit_compile: bool | str = "auto") -> OnlineClassifier:
     """A compiled `OnlineClassifier` of `kind` in `ONLINE_KINDS` (cross-entropy, accuracy).
 
@@ -126,7 +127,8 @@ def online_model(kind: str, ways: int, encoder: keras.layers.Layer | None | str 
         learner = MANNLearner(ways, units=2 * width, memory_slots=memory_slots,
                               memory_width=memory_width, read_heads=read_heads,
                               previous_example=previous_example, write_values=write_values,
-                              initial_gate=initial_gate, **({} if initial_strength is None else
+                              initial_gate=initial_gate, distinct_slots=distinct_slots,
+                              **({} if initial_strength is None else
                                                             {"initial_strength": initial_strength}))
     elif kind == "lstm":
         learner = SequenceLearner(units=2 * width, ways=ways)

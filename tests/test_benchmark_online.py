@@ -22,7 +22,8 @@ def test_quick_online_scores_every_method_by_instance(omniglot_dir, tmp_path):
                  "data_dir": str(Path(omniglot_dir).parent)})
     assert json.loads(path.read_text()) == result and schema.validate(result)
     assert result["settings"]["mann"] == {"initial_strength": 10.0, "initial_gate": 0.1,
-                                          "previous_example": False, "write_values": False}
+                                          "previous_example": False, "write_values": False,
+                                          "distinct_slots": False}
     cells = [(r["method"], r["settings"]["instance"]) for r in result["rows"]]
     assert cells == [(m, n) for m in ("mann", "prototypes") for n in ("all", 1, 2, 3)]
     assert all(r["episodes"] == 6 and 0.0 <= r["mean"] <= 1.0 and r["chance"] == 1 / 3

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from l2l.episode_store import episode_set
-from l2l.learners.mann import MEMORY_INIT, delayed_labels, least_used, lrua_step
+from l2l.learners.mann import (
+    MEMORY_INIT,
+    delayed_labels,
+    least_used,
+    least_used_slots,
+    lrua_step,
+)
 from l2l.online import ONLINE_KINDS, OnlineClassifier, online_model, online_scores
 from l2l.tasks import OnlineClassification, instance_numbers, per_instance_accuracy
 
@@ -138,11 +144,34 @@ def test_lrua_writes_values_instead_of_keys_when_given():
     np.testing.assert_allclose(r.numpy()[0], (read / read.sum()) @ expected, atol=1e-5)
 
 
+def test_lrua_distinct_slots_give_each_head_a_fresh_slot_of_its_own():
+    memory = np.array([[[1.0, 0.0], [0.5, 0.5], [0.0, 1.0], [0.2, -0.4]]])
+    usage = np.array([[0.9, 0.1, 0.5, 0.3]])
+    previous_read = np.array([[[0.7, 0.1, 0.1, 0.1], [0.0, 0.0, 1.0, 0.0]]])
+    keys = np.array([[[1.0, 1.0], [-1.0, 0.5]]])
+    gates, strengths = np.array([[0.25, 0.5]]), np.array([[2.0, 1.0]])
+    # Head 0's fresh slot is slot 1 (least used), head 1's is slot 3; both are erased.
+    assert least_used_slots(usage, 2).numpy()[0].tolist() == [[0, 1, 0, 0], [0, 0, 0, 1]]
+    write = np.stack([0.25 * previous_read[0, 0] + 0.75 * np.array([0.0, 1.0, 0.0, 0.0]),
+                      0.5 * previous_read[0, 1] + 0.5 * np.array([0.0, 0.0, 0.0, 1.0])])
+    expected = memory[0].copy()
+    expected[[1, 3]] = 0.0
+    expected += write.T @ keys[0]
+    m, u, w, _ = lrua_step(memory, usage, previous_read, keys, gates, strengths, 0.9,
+                           distinct_slots=True)
+    np.testing.assert_allclose(m.numpy()[0], expected, atol=1e-6)
+    np.testing.assert_allclose(u.numpy()[0], 0.9 * usage[0] + w.numpy()[0].sum(0)
+                               + write.sum(0), atol=1e-5)
+    shared = lrua_step(memory, usage, previous_read, keys, gates, strengths, 0.9)[0]
+    assert not np.allclose(shared.numpy(), m.numpy())  # the paper's write differs
+
+
 def test_mann_binding_options_are_saved_and_change_the_model(tasks, tmp_path):
     ep = tasks["test"].episodes(2, seed=0)
     keras.utils.set_random_seed(0)
     model = online_model("mann", WAYS, encoder=None, width=8, memory_slots=6, memory_width=4,
-                         read_heads=2, previous_example=True, write_values=True)
+                         read_heads=2, previous_example=True, write_values=True,
+                         distinct_slots=True)
     logits = model(ep.inputs()).numpy()
     # x_{t-1} widens the controller's input by one example; values widen the interface.
     assert model.learner.cell.controller.kernel.shape[0] == 8 + WAYS + 8 + 2 * 4
@@ -150,6 +179,7 @@ def test_mann_binding_options_are_saved_and_change_the_model(tasks, tmp_path):
     model.save(tmp_path / "options.keras")
     loaded = keras.models.load_model(tmp_path / "options.keras")
     assert loaded.learner.previous_example and loaded.learner.cell.write_values
+    assert loaded.learner.cell.distinct_slots
     np.testing.assert_allclose(loaded(ep.inputs()).numpy(), logits, atol=1e-5)
 
 

@@ -26,6 +26,12 @@ one-step job instead of one the controller must discover:
   its read key, so what a step writes (the new pair) and what it looks up (`x_t`) no longer
   share one key.
 
+A third, also off by default, changes where fresh writes go. In the paper every head's fresh
+write is spread over the `read_heads` least-used slots (`w_lu` marks them all) and only the
+least used of all is erased, so with 4 heads one slot holds the sum of 4 heads' writes and 3
+of the 4 are added onto older contents. `distinct_slots=True` gives head `i` the `i`-th
+least-used slot alone and erases all of them first: one write per slot.
+
 Two more set where training starts, not the architecture: `initial_strength` (beta before
 training, `1 + log 2` by default, the value of `1 + softplus(0)`) and `initial_gate` (the
 write gate's `sigmoid(alpha)` before training, 0.5 by default). At the defaults a read over
@@ -74,14 +80,20 @@ def cosine_similarity(keys, memory):
     return dots / ((key_norm + _EPS) * (slot_norm + _EPS))
 
 
+def least_used_slots(usage, n: int):
+    """`[B, n, N]` float: row `i` is one-hot at the slot of `i`-th least usage (ties go to the
+    lower index)."""
+    _, slots = ops.top_k(-usage, k=n, sorted=True)
+    return ops.one_hot(slots, ops.shape(usage)[-1], dtype=usage.dtype)
+
+
 def least_used(usage, n: int):
     """`[B, N]` float: 1 at the `n` slots of least usage (ties go to the lower index), else 0."""
-    _, slots = ops.top_k(-usage, k=n, sorted=True)
-    return ops.sum(ops.one_hot(slots, ops.shape(usage)[-1], dtype=usage.dtype), axis=1)
+    return ops.sum(least_used_slots(usage, n), axis=1)
 
 
 def lrua_step(memory, usage, previous_read, keys, gates, strengths, decay: float,
-              values=None):
+              values=None, distinct_slots: bool = False):
     """One LRUA write then content read (see the module docstring).
 
     Args:
@@ -90,6 +102,10 @@ def lrua_step(memory, usage, previous_read, keys, gates, strengths, decay: float
             (the sigmoid already applied); strengths: `[B, R]` > 0; decay: usage decay gamma.
         values: `[B, R, W]` written instead of the keys (`write_values`); `None` writes the
             keys, as the paper does.
+        distinct_slots: head `i`'s fresh write goes to the `i`-th least-used slot alone, and
+            all `R` of those slots are erased first. `False` is the paper: every head's fresh
+            write is spread over the `R` least-used slots, and only the least used of all is
+            erased.
 
     Returns:
         `(memory, usage, read_weights [B, R, N], reads [B, R, W])` after the step.
@@ -102,10 +118,13 @@ def lrua_step(memory, usage, previous_read, keys, gates, strengths, decay: float
     [[1.0, 0.0], [0.0, 2.0]]
     """
     heads = keys.shape[1]
-    lowest = least_used(usage, heads)  # w_lu_{t-1}
-    write = (gates[..., None] * previous_read
-             + (1.0 - gates[..., None]) * lowest[:, None, :])  # [B, R, N]
-    erase = least_used(usage, 1)  # the single least-used slot is zeroed before writing
+    if distinct_slots:
+        fresh = least_used_slots(usage, heads)  # [B, R, N]: one slot per head
+        erase = ops.sum(fresh, axis=1)
+    else:
+        fresh = least_used(usage, heads)[:, None, :]  # w_lu_{t-1}, shared by the heads
+        erase = least_used(usage, 1)  # the single least-used slot is zeroed before writing
+    write = gates[..., None] * previous_read + (1.0 - gates[..., None]) * fresh  # [B, R, N]
     written = keys if values is None else values
     memory = memory * (1.0 - erase[..., None]) + ops.einsum("brn,brw->bnw", write, written)
     read = ops.softmax(strengths[..., None] * cosine_similarity(keys, memory), axis=-1)
@@ -126,11 +145,11 @@ class MANNCell(keras.layers.Layer):
     def __init__(self, units: int, memory_slots: int, memory_width: int, read_heads: int,
                  usage_decay: float = 0.95, write_values: bool = False,
                  initial_strength: float = DEFAULT_STRENGTH, initial_gate: float = 0.5,
-                 **kwargs):
+                 distinct_slots: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.units, self.memory_slots, self.memory_width = units, memory_slots, memory_width
         self.read_heads, self.usage_decay = read_heads, float(usage_decay)
-        self.write_values = bool(write_values)
+        self.write_values, self.distinct_slots = bool(write_values), bool(distinct_slots)
         self.initial_strength = check_open_interval(
             "initial_strength", initial_strength, 1.0, math.inf,
             "a finite number > 1 (beta = 1 + softplus(.) is above 1)")
@@ -176,7 +195,7 @@ class MANNCell(keras.layers.Layer):
         strengths = 1.0 + ops.softplus(interface[..., -1] + self._strength_offset)
         memory, usage, read, reads = lrua_step(
             ops.reshape(memory, (-1, n, w)), usage, ops.reshape(read, (-1, r, n)), keys,
-            gates, strengths, self.usage_decay, values)
+            gates, strengths, self.usage_decay, values, self.distinct_slots)
         reads = ops.reshape(reads, (-1, r * w))
         state = [h, c, ops.reshape(memory, (-1, n * w)), usage, ops.reshape(read, (-1, r * n)),
                  reads]
@@ -186,7 +205,8 @@ class MANNCell(keras.layers.Layer):
         return {**super().get_config(), "units": self.units, "memory_slots": self.memory_slots,
                 "memory_width": self.memory_width, "read_heads": self.read_heads,
                 "usage_decay": self.usage_decay, "write_values": self.write_values,
-                "initial_strength": self.initial_strength, "initial_gate": self.initial_gate}
+                "initial_strength": self.initial_strength, "initial_gate": self.initial_gate,
+                "distinct_slots": self.distinct_slots}
 
 
 @register
@@ -202,6 +222,7 @@ class MANNLearner(Learner):
         encoder: optional layer applied to each example first (e.g. a conv net).
         previous_example: the controller also reads `x_{t-1}` (see the module docstring).
         write_values: each head writes its own vector, not its key (module docstring).
+        distinct_slots: each head's fresh write has a slot of its own (module docstring).
         initial_strength, initial_gate: beta and the write gate before training (module
             docstring); the defaults are the paper's start.
 
@@ -213,7 +234,7 @@ class MANNLearner(Learner):
                  memory_width: int = 40, read_heads: int = 4, usage_decay: float = 0.95,
                  encoder=None, previous_example: bool = False, write_values: bool = False,
                  initial_strength: float = DEFAULT_STRENGTH, initial_gate: float = 0.5,
-                 **kwargs):
+                 distinct_slots: bool = False, **kwargs):
         super().__init__(**kwargs)
         if ways is None:
             raise ValueError("MANNLearner classifies: pass ways=N.")
@@ -223,7 +244,8 @@ class MANNLearner(Learner):
         self.previous_example, self.write_values = bool(previous_example), bool(write_values)
         self.cell = MANNCell(units, memory_slots, memory_width, read_heads, usage_decay,
                              write_values=self.write_values, initial_strength=initial_strength,
-                             initial_gate=initial_gate, name="cell")
+                             initial_gate=initial_gate, distinct_slots=distinct_slots,
+                             name="cell")
         self.rnn = layers.RNN(self.cell, return_sequences=True, name="rnn")
 
     def build(self, support_x_shape, support_y_shape=None, support_mask_shape=None):
@@ -248,7 +270,9 @@ class MANNLearner(Learner):
                 "read_heads": self.read_heads, "usage_decay": self.usage_decay,
                 "previous_example": self.previous_example, "write_values": self.write_values,
                 "initial_strength": self.cell.initial_strength,
-                "initial_gate": self.cell.initial_gate, **serialize_layers(encoder=self.encoder)}
+                "initial_gate": self.cell.initial_gate,
+                "distinct_slots": self.cell.distinct_slots,
+                **serialize_layers(encoder=self.encoder)}
 
     @classmethod
     def from_config(cls, config):
