@@ -111,8 +111,8 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         learning_rate: float = 1e-3, data_dir: str | None = None,
         initial_strength: float | None = None, initial_gate: float = 0.5,
         previous_example: bool = False, write_values: bool = False,
-        distinct_slots: bool = False, encoder: str = "conv", augment: bool = False,
-        max_shift: float = 2.0, max_degrees: float = 10.0) -> dict:
+        distinct_slots: bool = False, encoder: str = "conv", image_size: int | None = None,
+        augment: bool = False, max_shift: float = 2.0, max_degrees: float = 10.0) -> dict:
     """Train each method on online sequences of training classes, score it by instance.
 
     `initial_strength`, `initial_gate`, `previous_example`, `write_values` and
@@ -120,7 +120,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     an example to its label, where it writes); they change `mann` only, and the defaults are
     the paper's MANN. `augment` shifts (by at most `max_shift` pixels) and rotates
     (`max_degrees`) every image of the training sequences (`l2l.augment.augment_episodes`),
-    as Santoro et al. augmented theirs; test sequences never.
+    as Santoro et al. augmented theirs; test sequences never. `image_size` (pixels reader
+    only) resizes each image to `image_size x image_size` (area averaging) before
+    flattening; Santoro et al. read 20 x 20.
     """
     import keras
 
@@ -141,6 +143,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     filters = (8, 8) if quick else (32, 32, 32)
     if encoder not in ENCODERS:
         raise ValueError(f"Unknown encoder {encoder!r}; choose from {ENCODERS}.")
+    if image_size is not None and encoder != "pixels":
+        raise ValueError(f"image_size={image_size} resizes the pixels reader's images; "
+                         f"pass -o encoder=pixels with it, or drop it.")
 
     mann_options = dict(initial_strength=initial_strength, initial_gate=initial_gate,
                         previous_example=previous_example, write_values=write_values,
@@ -161,8 +166,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         keras.utils.set_random_seed(seed)
         with PeakRSS() as memory:
             reader = conv_encoder(filters, units=width) if encoder == "conv" else \
-                keras.Sequential([keras.layers.Rescaling(1 / 255), keras.layers.Flatten()],
-                                 name="pixels")
+                _pixels_reader(image_size)
             model = online_model(method, ways, encoder=reader, width=width,
                                  learning_rate=learning_rate, **mann_options)
             out = train_and_evaluate(model, train_data, None,
@@ -184,6 +188,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         ways * instances, "minutes_per_method": minutes, "steps_per_epoch": steps,
         "batch_size": batch_size, "test_episodes": n_test, "width": width,
         "encoder": encoder, "encoder_filters": filters if encoder == "conv" else None,
+        "image_size": image_size,
         "learning_rate": learning_rate, "mann": mann_options,
         "lr_schedule": "cosine to zero over the time budget",
         "label_encoding": "one-hot of the previous step's label, zeros at step 0",
@@ -192,6 +197,16 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
             f"{max_degrees:g} degrees" if augment else ""),
         "published_mann": PUBLISHED_MANN, "data": data["info"]},
         "notes": _notes(rows, minutes)}
+
+
+def _pixels_reader(image_size: int | None):
+    """Raw pixels scaled to [0, 1] and flattened, first resized to `image_size` squared."""
+    import keras
+
+    resize = [] if image_size is None else [
+        keras.layers.Resizing(image_size, image_size, interpolation="area")]
+    return keras.Sequential([*resize, keras.layers.Rescaling(1 / 255), keras.layers.Flatten()],
+                            name="pixels")
 
 
 def _augmented(dataset, max_shift: float, max_degrees: float, seed: int):

@@ -3,6 +3,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,18 +44,33 @@ def test_online_reads_raw_pixels_when_asked(omniglot_dir, tmp_path):
         "online", quick=True, output=tmp_path, episode_dir=tmp_path / "episodes",
         options={"minutes_per_method": 0.001, "steps_per_epoch": 1, "test_episodes": 4,
                  "ways": 3, "instances": 2, "methods": ("mann",), "encoder": "pixels",
-                 "augment": True, "data_dir": str(Path(omniglot_dir).parent)})
-    assert result["settings"]["encoder"] == "pixels"
+                 "image_size": 20, "augment": True,
+                 "data_dir": str(Path(omniglot_dir).parent)})
+    assert result["settings"]["encoder"] == "pixels" and result["settings"]["image_size"] == 20
     assert "shifted by up to 2 px" in result["settings"]["augmentation"]
     assert result["settings"]["encoder_filters"] is None
     assert all(0.0 <= r["mean"] <= 1.0 for r in result["rows"])
     with pytest.raises(ValueError, match="encoder"):
         runner.load("online").run(quick=True, encoder="resnet")
+    with pytest.raises(ValueError, match="image_size=20 .*encoder=pixels"):
+        runner.load("online").run(quick=True, image_size=20)
+
+
+def test_pixels_reader_resizes_by_area_then_flattens_to_unit_range():
+    from benchmarks.online import _pixels_reader
+
+    image = np.zeros((1, 28, 28, 1), "float32")
+    image[0, :13] = 255.0  # white rows 0..12
+    out = _pixels_reader(20)(image).numpy().reshape(20, 20)
+    # Output row i averages input rows [1.4 i, 1.4 (i + 1)): rows 0-8 white, row 9 covers
+    # 12.6-14.0 of which 0.4 is white, rows 10+ black.
+    np.testing.assert_allclose(out[:9], 1.0, atol=1e-5)
+    np.testing.assert_allclose(out[9], 0.4 / 1.4, atol=1e-5)
+    np.testing.assert_allclose(out[10:], 0.0, atol=1e-5)
+    assert _pixels_reader(None)(image).shape == (1, 784)
 
 
 def test_augmented_sequences_jitter_each_image_once_and_keep_query_equal_to_support():
-    import numpy as np
-
     from benchmarks.online import _augmented
     from l2l.tasks import OnlineClassification
 
