@@ -110,6 +110,33 @@ def class_means(x, onehot, mask):
     return sums / ops.expand_dims(ops.maximum(counts, ops.cast(1.0, x.dtype)), -1), counts
 
 
+def episode_matmul(x, kernel):
+    """`[B, ..., J]`: each episode's `x [B, ..., I]` times its own `kernel [B, I, J]`.
+
+    With `I == 1` (a 1-D regression input, say) this is a broadcast product, not a matmul:
+    TensorFlow 2.21's oneDNN CPU kernels for batched matmul corrupt the heap on some shapes
+    with a size-1 dimension (tensorflow/tensorflow#117700 and #123109), and with this one a
+    fresh process died at its first training step now and then, with `malloc(): unsorted
+    double linked list corrupted` or a segmentation fault. `python -m benchmarks run
+    onednn_crash` counts those deaths, before and after.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x, kernel = np.ones((2, 3, 1)), np.arange(8.0).reshape(2, 1, 4)
+    >>> episode_matmul(x, kernel).numpy()[1, 0].tolist()
+    [4.0, 5.0, 6.0, 7.0]
+    >>> episode_matmul(np.ones((2, 3, 2)), np.ones((2, 2, 4))).numpy()[0, 0].tolist()
+    [2.0, 2.0, 2.0, 2.0]
+    """
+    if kernel.shape[1] == 1:
+        row = kernel[:, 0]  # [B, J]
+        for _ in range(len(x.shape) - 2):
+            row = ops.expand_dims(row, 1)
+        return x * row
+    return ops.einsum("b...i,bij->b...j", x, kernel)
+
+
 def prototype_head(prototypes, counts):
     """The linear classifier equal to a squared-Euclidean nearest-prototype rule.
 

@@ -406,3 +406,21 @@ def test_results_page_is_up_to_date_with_the_stored_results():
     assert page.read_text() == expected, (
         f"{page} is stale: run `python -m benchmarks readme` after changing "
         "benchmarks/results/ or a benchmark's summarize().")
+
+
+def test_onednn_crash_counts_crashed_processes_per_configuration(tmp_path):
+    from benchmarks.onednn_crash import CONFIGS, clopper_pearson
+
+    assert [round(v, 4) for v in clopper_pearson(5, 60)] == [0.0276, 0.1839]
+    assert [round(v, 4) for v in clopper_pearson(1, 2)] == [0.0126, 0.9874]
+    assert clopper_pearson(3, 3)[1] == 1.0 and clopper_pearson(0, 3)[0] == 0.0
+    _, result = runner.run_benchmark("onednn_crash", quick=True, output=tmp_path,
+                                     options={"processes": 1})
+    assert [r["method"] for r in result["rows"]] == [c[0] for c in CONFIGS]
+    for r in result["rows"]:
+        assert r["processes"] == 1 and r["crashed"] in (0, 1)
+        assert r["mean"] == r["crashed"] and r["rate_ci95"] == list(clopper_pearson(
+            r["crashed"], 1))
+        # each process ran to the end or died of a signal (SIGABRT, SIGSEGV: the bug
+        # measured); a Python error (exit code 1) would be a broken script, not a crash
+        assert set(r["exit_codes"]) <= {0, -6, -11}

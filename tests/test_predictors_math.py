@@ -15,7 +15,7 @@ from l2l.learners import (
     PrototypeHeadGenerator,
     VersaHeadGenerator,
 )
-from l2l.ops import ABSENT_CLASS_LOGIT
+from l2l.ops import ABSENT_CLASS_LOGIT, episode_matmul
 from l2l.predictors import (
     AttentivePredictor,
     FiLMPredictor,
@@ -40,6 +40,24 @@ def test_generated_dense_predictor_applies_each_episodes_own_weights():
         h = np.maximum(q[b] @ w["kernel_0"][b] + w["bias_0"][b], 0)
         np.testing.assert_allclose(out[b], h @ w["kernel_1"][b] + w["bias_1"][b], rtol=1e-4,
                                    atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 1), (3, 5, 4), (3, 2, 5, 1), (3, 2, 5, 4)])
+def test_episode_matmul_equals_each_episodes_matmul_with_its_gradients(shape):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=shape), "float32")
+    kernel = tf.constant(rng.normal(size=(shape[0], shape[-1], 6)), "float32")
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x, kernel])
+        ours = episode_matmul(x, kernel)
+        reference = tf.einsum("b...i,bij->b...j", x, kernel)
+        ours_sum, reference_sum = tf.reduce_sum(ours**2), tf.reduce_sum(reference**2)
+    np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-5)
+    for a, b in zip(tape.gradient(ours_sum, [x, kernel]),
+                    tape.gradient(reference_sum, [x, kernel]), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
 def test_prototype_head_is_prototypical_networks():

@@ -5,7 +5,7 @@ functional model whose layers form one chain; nested ones are walked too) and ap
 to `x [B, n, ...]` with the parameters `params` (in `model.trainable_variables` order; a
 tensor `[B, *shape]` is per episode, one of the variable's own shape is shared by all):
 
-- `Dense`: one batched matmul (`einsum`) for all episodes;
+- `Dense`: one batched matmul (`l2l.ops.episode_matmul`) for all episodes;
 - `Conv2D` (stride 1, no dilation, one group): `l2l.algorithms.batched_conv.episode_conv2d`;
   with a shared kernel it is one ordinary convolution over all `B * n` images;
 - `BatchNormalization` (last axis): see `BATCH_NORM_MODES`;
@@ -35,6 +35,7 @@ import tensorflow as tf
 
 from l2l.algorithms.batched_conv import episode_conv2d
 from l2l.errors import InvalidTypeError
+from l2l.ops import episode_matmul
 
 BATCH_NORM_MODES = ("transductive", "running")
 """How `BatchNormalization` normalises inside the inner loop and at test time:
@@ -166,7 +167,7 @@ def _apply(layer, weights, x, *, training, batch_norm, conv, update_statistics):
         x = tf.cast(x, dtype)
         kernel = tf.cast(weights[0], dtype)
         if _per_episode(kernel, layer.kernel):
-            y = tf.einsum("bn...i,bij->bn...j", x, kernel)
+            y = episode_matmul(x, kernel)
         else:
             y = tf.tensordot(x, kernel, axes=1)
         if layer.use_bias:

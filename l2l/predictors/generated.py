@@ -7,6 +7,7 @@ from keras import ops
 
 from l2l.errors import InvalidValueError
 from l2l.learners.base import WEIGHTS
+from l2l.ops import episode_matmul
 from l2l.predictors.base import Predictor, require
 from l2l.serialization import register
 
@@ -16,7 +17,8 @@ class GeneratedDensePredictor(Predictor):
     """A dense network whose kernels and biases are the learner's `"weights"` output.
 
     Layer `i` computes `h @ kernel_i + bias_i` with the episode's own `kernel_i [B, in, out]`
-    (an einsum over the batch of episodes), followed by `activation` except after the last.
+    (`l2l.ops.episode_matmul` over the batch of episodes), followed by `activation` except
+    after the last.
     It has no weights of its own. Pair it with `DenseWeightGenerator`.
 
     Example:
@@ -46,7 +48,7 @@ class GeneratedDensePredictor(Predictor):
                     f"Generated kernel_{i} expects inputs of size {kernel.shape[1]} but the "
                     f"query features have size {h.shape[-1]}; set the learner's input_dim to "
                     f"{h.shape[-1]}.")
-            h = ops.einsum("bqi,bio->bqo", h, kernel) + ops.expand_dims(weights[f"bias_{i}"], 1)
+            h = episode_matmul(h, kernel) + ops.expand_dims(weights[f"bias_{i}"], 1)
             if i < depth - 1:
                 h = self._activation(h)
         return ops.squeeze(h, -1) if h.shape[-1] == 1 else h
