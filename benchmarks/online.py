@@ -107,10 +107,10 @@ What still separates us from 94.9% / 98.1% (2.9 and 5.4 points): training time (
 training accuracy was still creeping up at 30 minutes), the data (178 training characters,
 not 1,200), one seed per run, and the optimiser (Adam 1e-3 with a cosine, the paper's
 RMSprop 1e-4). In every run the 10th instance is no better than the 9th (30 minutes: 93.9%,
-then 92.7%). The 10th instances come at the end of a sequence, when 50 steps of 4 heads have
-written about 200 slot-writes into 128 slots, so old pairs are overwritten; the paper's
-98.1% at the 10th says their MANN kept them. `initial_strength` and `initial_gate` are
-options here too, unmeasured in a committed run.
+then 92.7%). The 10th instances come at the end of a sequence. A fresh write touches the 4
+least-used slots, so 50 steps can touch 200 slots of 128, and old pairs may be overwritten by
+then. That is our reading, not measured; `distinct_slots` did not help. `initial_strength`
+and `initial_gate` are options here too, unmeasured in a committed run.
 """
 
 from __future__ import annotations
