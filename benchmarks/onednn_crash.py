@@ -119,4 +119,12 @@ def clopper_pearson(k: int, n: int) -> tuple[float, float]:
 
 
 def summarize(result: dict) -> str:
-    return "\n".join(result["notes"])
+    """A Markdown table: crashed processes per configuration, with the 95% interval."""
+    lines = ["| configuration | crashed | rate | 95% interval | exit codes |",
+             "| --- | --- | --- | --- | --- |"]
+    for r in result["rows"]:
+        low, high = r["rate_ci95"]
+        lines.append(f"| {r['method']} | {r['crashed']} of {r['processes']} | "
+                     f"{100 * r['mean']:.1f}% | {100 * low:.1f}%-{100 * high:.1f}% | "
+                     f"{', '.join(str(c) for c in r['exit_codes'])} |")
+    return "\n".join(lines)

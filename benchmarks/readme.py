@@ -56,6 +56,9 @@ def scored_over(result: dict) -> str:
                 f"{first.get('scored_on', 'held-out data')}: not over episodes")
     elif first["metric"] in TIMINGS:
         over = "repeated measurements of this machine (± over repeats; medians without ±)"
+    elif "processes" in first:
+        over = ("fresh Python processes, one count per row (exact binomial 95% intervals, "
+                "Clopper-Pearson), not over episodes")
     elif "scored_on" in first and "-seed" not in first["scored_on"]:  # not a stored set name
         over = f"the same {first['scored_on']} for every method (± over them)"
     else:
