@@ -21,7 +21,7 @@ Each process builds a two-layer batched net (4 episodes of 4 points, 8 hidden un
 takes two MAML inner steps and the outer gradient in one `tf.function`, and calls it three
 times. Rows: metric "crash_rate" (crashed processes / processes), with the exact
 (Clopper-Pearson) 95% interval as `rate_ci95` and `ci95` None. Full mode: 60 processes per
-configuration, about 12 minutes on 2 CPU cores; quick: 2.
+configuration (18 minutes on 2 CPU cores shared with a test run); quick: 2.
 """
 
 from __future__ import annotations

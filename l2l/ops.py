@@ -123,6 +123,7 @@ def episode_matmul(x, kernel):
     Example:
 
     >>> import numpy as np
+    >>> from l2l.ops import episode_matmul
     >>> x, kernel = np.ones((2, 3, 1)), np.arange(8.0).reshape(2, 1, 4)
     >>> episode_matmul(x, kernel).numpy()[1, 0].tolist()
     [4.0, 5.0, 6.0, 7.0]
