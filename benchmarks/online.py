@@ -173,6 +173,12 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     filters = (8, 8) if quick else (32, 32, 32)
     if encoder not in ENCODERS:
         raise ValueError(f"Unknown encoder {encoder!r}; choose from {ENCODERS}.")
+    if image_size is not None and (isinstance(image_size, bool)
+                                   or not isinstance(image_size, int) or image_size < 1):
+        from l2l.errors import invalid_value
+
+        raise invalid_value("image_size", image_size, "a whole number of pixels >= 1, e.g. 20, "
+                            "or None for the images' own size")
     if image_size is not None and encoder != "pixels":
         raise ValueError(f"image_size={image_size} resizes the pixels reader's images; "
                          f"pass -o encoder=pixels with it, or drop it.")

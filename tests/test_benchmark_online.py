@@ -54,6 +54,9 @@ def test_online_reads_raw_pixels_when_asked(omniglot_dir, tmp_path):
         runner.load("online").run(quick=True, encoder="resnet")
     with pytest.raises(ValueError, match="image_size=20 .*encoder=pixels"):
         runner.load("online").run(quick=True, image_size=20)
+    for bad in (0, -3, 2.5, "20", True):
+        with pytest.raises(ValueError, match="`image_size`: expected a whole number"):
+            runner.load("online").run(quick=True, encoder="pixels", image_size=bad)
 
 
 def test_pixels_reader_resizes_by_area_then_flattens_to_unit_range():
