@@ -142,7 +142,8 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         initial_strength: float | None = None, initial_gate: float = 0.5,
         previous_example: bool = False, write_values: bool = False,
         distinct_slots: bool = False, encoder: str = "conv", image_size: int | None = None,
-        augment: bool = False, max_shift: float = 2.0, max_degrees: float = 10.0) -> dict:
+        augment: bool = False, max_shift: float = 2.0, max_degrees: float = 10.0,
+        memory_slots: int = 128, jit_compile: bool | None = None) -> dict:
     """Train each method on online sequences of training classes, score it by instance.
 
     `initial_strength`, `initial_gate`, `previous_example`, `write_values` and
@@ -152,7 +153,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     (`max_degrees`) every image of the training sequences (`l2l.augment.augment_episodes`),
     as Santoro et al. augmented theirs; test sequences never. `image_size` (pixels reader
     only) resizes each image to `image_size x image_size` (area averaging) before
-    flattening; Santoro et al. read 20 x 20.
+    flattening; Santoro et al. read 20 x 20. `memory_slots` is MANN's memory size (the
+    paper's 128). `jit_compile=True` compiles every method's training and prediction steps
+    with XLA; `None` is Keras's `"auto"`, which is XLA on a GPU and not on a CPU.
     """
     import keras
 
@@ -182,10 +185,14 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     if image_size is not None and encoder != "pixels":
         raise ValueError(f"image_size={image_size} resizes the pixels reader's images; "
                          f"pass -o encoder=pixels with it, or drop it.")
+    if image_size is not None and jit_compile:
+        raise ValueError(f"image_size={image_size} resizes with area averaging, which XLA "
+                         f"cannot compile (no ResizeArea kernel); drop -o jit_compile=true "
+                         f"or -o image_size.")
 
     mann_options = dict(initial_strength=initial_strength, initial_gate=initial_gate,
                         previous_example=previous_example, write_values=write_values,
-                        distinct_slots=distinct_slots)
+                        distinct_slots=distinct_slots, memory_slots=memory_slots)
     data = load("omniglot", data_dir)
     test_task = OnlineClassification(data["x"], data["labels"], ways=ways, instances=instances,
                                      classes=data["test"])
@@ -204,7 +211,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
             reader = conv_encoder(filters, units=width) if encoder == "conv" else \
                 _pixels_reader(image_size)
             model = online_model(method, ways, encoder=reader, width=width,
-                                 learning_rate=learning_rate, **mann_options)
+                                 learning_rate=learning_rate,
+                                 jit_compile="auto" if jit_compile is None else jit_compile,
+                                 **mann_options)
             out = train_and_evaluate(model, train_data, None,
                                      minutes=minutes, steps_per_epoch=steps, anneal=True)
             scores = online_scores(model, test, instances=reported)
@@ -224,7 +233,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         ways * instances, "minutes_per_method": minutes, "steps_per_epoch": steps,
         "batch_size": batch_size, "test_episodes": n_test, "width": width,
         "encoder": encoder, "encoder_filters": filters if encoder == "conv" else None,
-        "image_size": image_size,
+        "image_size": image_size, "jit_compile": jit_compile,
         "learning_rate": learning_rate, "mann": mann_options,
         "lr_schedule": "cosine to zero over the time budget",
         "label_encoding": "one-hot of the previous step's label, zeros at step 0",

@@ -62,10 +62,11 @@ import math
 import keras
 from keras import layers, ops
 
+from l2l.errors import invalid_value
 from l2l.learners.base import FEATURES, Learner
 from l2l.ops import check_ways, encoded_vectors, label_features
 from l2l.serialization import deserialize_layers, register, serialize_layers
-from l2l.validation import check_open_interval
+from l2l.validation import check_fraction, check_open_interval, check_positive_int
 
 MEMORY_INIT = 1e-6  # every slot starts at this constant, so cosine similarities are defined
 DEFAULT_STRENGTH = 1.0 + math.log(2.0)  # beta = 1 + softplus(z) at z = 0
@@ -147,8 +148,13 @@ class MANNCell(keras.layers.Layer):
                  initial_strength: float = DEFAULT_STRENGTH, initial_gate: float = 0.5,
                  distinct_slots: bool = False, **kwargs):
         super().__init__(**kwargs)
+        units, memory_slots, memory_width, read_heads = (
+            check_positive_int(name, value) for name, value in (
+                ("units", units), ("memory_slots", memory_slots),
+                ("memory_width", memory_width), ("read_heads", read_heads)))
         self.units, self.memory_slots, self.memory_width = units, memory_slots, memory_width
-        self.read_heads, self.usage_decay = read_heads, float(usage_decay)
+        self.read_heads = read_heads
+        self.usage_decay = check_fraction("usage_decay", usage_decay, "0.95")
         self.write_values, self.distinct_slots = bool(write_values), bool(distinct_slots)
         self.initial_strength = check_open_interval(
             "initial_strength", initial_strength, 1.0, math.inf,
@@ -160,8 +166,9 @@ class MANNCell(keras.layers.Layer):
             math.log(math.expm1(self.initial_strength - 1.0))
         self._gate_offset = math.log(self.initial_gate / (1.0 - self.initial_gate))
         if read_heads > memory_slots:
-            raise ValueError(f"read_heads ({read_heads}) cannot exceed memory_slots "
-                             f"({memory_slots}).")
+            raise invalid_value("read_heads", read_heads, f"at most memory_slots "
+                                f"({memory_slots})", "each head writes to a least-used slot "
+                                "of its own; lower read_heads or raise memory_slots")
         n, w, r = memory_slots, memory_width, read_heads
         self.state_size = [units, units, n * w, n, r * n, r * w]
         self.output_size = units + r * w
