@@ -408,6 +408,14 @@ def test_results_page_is_up_to_date_with_the_stored_results():
         "benchmarks/results/ or a benchmark's summarize().")
 
 
+def test_every_stored_result_has_its_picture_beside_it():
+    """A result's `plot` names its picture; in a clean clone it is there only if committed."""
+    missing = [(path.name, result["plot"]) for path in sorted(runner.RESULTS_DIR.glob("*.json"))
+               for result in [json.loads(path.read_text())]
+               if result.get("plot") and not (ROOT / result["plot"]).is_file()]
+    assert not missing, f"pictures named by stored results but not in the repository: {missing}"
+
+
 def test_onednn_crash_counts_crashed_processes_per_configuration(tmp_path):
     from benchmarks.onednn_crash import CONFIGS, clopper_pearson
 
