@@ -197,10 +197,6 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     if image_size is not None and encoder != "pixels":
         raise ValueError(f"image_size={image_size} resizes the pixels reader's images; "
                          f"pass -o encoder=pixels with it, or drop it.")
-    if image_size is not None and jit_compile:
-        raise ValueError(f"image_size={image_size} resizes with area averaging, which XLA "
-                         f"cannot compile (no ResizeArea kernel); drop -o jit_compile=true "
-                         f"or -o image_size.")
 
     mann_options = dict(initial_strength=initial_strength, initial_gate=initial_gate,
                         previous_example=previous_example, write_values=write_values,

@@ -12,6 +12,9 @@ hold at the Keras entry points (`fit`, `evaluate`, `predict` and the `*_on_batch
   step: arrays at once, a `tf.data.Dataset` in its own pipeline (a `map`, which XLA never
   compiles), a Python generator or `keras.utils.PyDataset` batch by batch. The checks are the
   same functions with the same messages; only where they run differs.
+- An operation XLA cannot compile (e.g. `ResizeArea`, behind `keras.layers.Resizing(...,
+  interpolation="area")`) fails the first compiled step with a raw graph error;
+  `l2l_errors` raises it as an `InvalidValueError` for `jit_compile` that names the operation.
 - `fit` stops at the first non-finite loss (`l2l.callbacks.StopOnNonFiniteLoss`).
 
 What the XLA-side checks cost: nothing per step in `fit` on a `tf.data.Dataset` (they run in
@@ -43,7 +46,7 @@ import keras
 import tensorflow as tf
 
 from l2l.episodes import QUERY_X, SUPPORT_X, SUPPORT_Y
-from l2l.errors import InvalidValueError
+from l2l.errors import InvalidValueError, invalid_value
 from l2l.validation import (
     ASSERTION_END,
     ASSERTION_START,
@@ -58,14 +61,33 @@ from l2l.validation import (
 
 @contextlib.contextmanager
 def l2l_errors():
-    """Re-raise a failed l2l assertion from a traced step as the `InvalidValueError` it says."""
+    """Re-raise a failed l2l assertion from a traced step as the `InvalidValueError` it says,
+    and XLA's refusal of an operation as an `InvalidValueError` naming it and the fix."""
     try:
         yield
     except tf.errors.InvalidArgumentError as error:
         message = assertion_message(error.message)
-        if message is None:
+        if message is not None:
+            raise InvalidValueError(message) from None
+        refused = xla_unsupported_operation(error.message)
+        if refused is None:
             raise
-        raise InvalidValueError(message) from None
+        raise invalid_value(
+            "jit_compile", True, f"False for this model: one of its layers runs {refused}, "
+            "which XLA cannot compile", "compile with jit_compile=False (Keras's 'auto' is "
+            "False on a CPU), or replace the layer that runs it") from None
+
+
+def xla_unsupported_operation(text: str) -> str | None:
+    """The operation XLA could not compile, from TensorFlow's error text, or None.
+
+    >>> xla_unsupported_operation("Detected unsupported operations when trying to compile "
+    ...     "graph __inference_one_step_on_data_16080[] on XLA_CPU_JIT: ResizeArea (No ...")
+    'ResizeArea'
+    """
+    found = re.search(r"Detected unsupported operations when trying to compile graph \S* on "
+                      r"XLA_\w+: (\w+)", text)
+    return None if found is None else found.group(1)
 
 
 def assertion_message(text: str) -> str | None:

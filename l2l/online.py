@@ -113,7 +113,9 @@ def online_model(kind: str, ways: int, encoder: keras.layers.Layer | None | str 
     images; `None` reads vector examples as they are. `width` is the LSTM/controller units
     (MANN: `2 * width`, the paper's 200 at width 100) and the attention size. The memory
     options (`memory_slots` ... `initial_gate`; `initial_strength=None` for its default) are
-    `MANNLearner`'s.
+    `MANNLearner`'s. `jit_compile=True` compiles the steps with XLA, which Keras's `"auto"`
+    does only on a GPU: on a 2-core CPU it runs MANN's training steps about 1.5-2 times as
+    fast (`benchmarks/online.py`, the `_xla` runs).
     """
     from l2l.networks import conv_encoder
     from l2l.presets import compile_classification

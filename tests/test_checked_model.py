@@ -95,3 +95,15 @@ def test_good_data_trains_under_xla_from_a_dataset():
     history = model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(2), epochs=2,
                         verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+@pytest.mark.parametrize("form", ["arrays", "predict"])
+def test_an_operation_xla_cannot_compile_is_named_with_the_fix(form):
+    """XLA's refusal (a raw `Graph execution error` from TensorFlow) becomes an l2l error."""
+    area = keras.Sequential([keras.layers.Reshape((2, 2, 1)),
+                             keras.layers.Resizing(3, 3, interpolation="area"),
+                             keras.layers.Flatten()])
+    model = classification_model("protonet", WAYS, encoder=area, jit_compile=True)
+    with pytest.raises(InvalidValueError, match=r"`jit_compile`: .*runs ResizeArea, which XLA "
+                                                r"cannot compile.*jit_compile=False"):
+        run(model, form, *episodes(None))
