@@ -124,10 +124,24 @@ memory_slots=256`), yet after the same 14 minutes (9,783 steps) it reaches 85.0%
 and 5 points below 128 slots, and its 10th instance is still below its 9th (87.7%). Reused
 slots are therefore not what holds the 10th instance back; what does is not measured.
 
-What still separates us from 94.9% / 98.1%: training time (the training accuracy was still
-creeping up at 30 minutes), the data (178 training characters, not 1,200), one seed per run,
-and the optimiser (Adam 1e-3 with a cosine, the paper's RMSprop 1e-4). `initial_strength`
-and `initial_gate` are options here too, unmeasured in a committed run.
+Given 90 minutes with XLA (`--tag mann_pixels_bind_augment_xla_90min`, `-o
+minutes_per_method=90`, 67,997 steps of 16 sequences, about 1.09 million sequences), the same
+recipe reaches **95.6% ± 0.8 at the 5th instance and 96.7% ± 0.7 at the 10th** (37.0% at the
+1st, 90.2% at the 2nd; the paper: 36.4%, 82.8%). That is 0.7 points above the published 94.9%
+at the 5th instance, though the interval (94.7%-96.4%) still holds 94.9%, and 1.4 points
+below the published 98.1% at the 10th. The training accuracy over all steps levelled off
+over the last quarter of the run (91.2% three quarters in, 91.4% in the last epoch, as the
+cosine rate went to zero) against 89.4% held out. The 10th instance is again below the 9th
+(97.0%).
+
+What still separates us from 98.1% at the 10th instance is not measured. The candidates: the
+data (178 training characters with rotations, not 1,200), training time (the 90-minute
+run's training accuracy had levelled off as its rate went to zero; a longer run or another
+schedule is untried), one seed per run, the optimiser (Adam 1e-3 with a cosine, the
+paper's RMSprop 1e-4), `initial_strength` and `initial_gate` (options here, unmeasured in a
+committed run), and whatever keeps the 10th instance below the 9th. The recipe's choices
+were made on these test sequences (the online benchmark has no validation split); the 90-
+and 30-minute runs only lengthen the 14-minute recipe.
 """
 
 from __future__ import annotations
