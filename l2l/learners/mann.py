@@ -167,8 +167,8 @@ class MANNCell(keras.layers.Layer):
         self._gate_offset = math.log(self.initial_gate / (1.0 - self.initial_gate))
         if read_heads > memory_slots:
             raise invalid_value("read_heads", read_heads, f"at most memory_slots "
-                                f"({memory_slots})", "each head writes to a least-used slot "
-                                "of its own; lower read_heads or raise memory_slots")
+                                f"({memory_slots})", "a fresh write marks read_heads "
+                                "least-used slots; lower read_heads or raise memory_slots")
         n, w, r = memory_slots, memory_width, read_heads
         self.state_size = [units, units, n * w, n, r * n, r * w]
         self.output_size = units + r * w
