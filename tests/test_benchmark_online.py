@@ -45,7 +45,15 @@ def test_online_reads_raw_pixels_when_asked(omniglot_dir, tmp_path):
                "ways": 3, "instances": 2, "methods": ("mann",), "encoder": "pixels",
                "image_size": 20, "augment": True, "data_dir": str(Path(omniglot_dir).parent)}
     _, result = runner.run_benchmark("online", quick=True, output=tmp_path,
-                                     episode_dir=tmp_path / "episodes", options=options)
+                                     episode_dir=tmp_path / "episodes",
+                                     options={**options, "score_training_classes": True})
+    # Scored on held-out and on training sequences, each stored in a file of its own.
+    cells = [(r["method"], r["settings"]["instance"]) for r in result["rows"]]
+    assert cells == [(m, n) for m in ("mann", "mann (training classes)") for n in ("all", 1, 2)]
+    assert sorted(p.name for p in (tmp_path / "episodes").iterdir()) == [
+        "online-omniglot-3way-2inst-test-n4-seed0.h5",
+        "online-omniglot-3way-2inst-train-n4-seed0.h5"]
+    assert "mann (training classes)" in runner.load("online").summarize(result)
     assert result["settings"]["encoder"] == "pixels" and result["settings"]["image_size"] == 20
     assert "shifted by up to 2 px" in result["settings"]["augmentation"]
     assert result["settings"]["encoder_filters"] is None
