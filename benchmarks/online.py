@@ -149,6 +149,8 @@ and 30-minute runs only lengthen the 14-minute recipe.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from benchmarks.common import PeakRSS, row, stored_episodes, train_and_evaluate
@@ -173,7 +175,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         distinct_slots: bool = False, encoder: str = "conv", image_size: int | None = None,
         augment: bool = False, max_shift: float = 2.0, max_degrees: float = 10.0,
         memory_slots: int = 128, jit_compile: bool | None = None,
-        score_training_classes: bool = False) -> dict:
+        score_training_classes: bool = False, save_to: str | None = None) -> dict:
     """Train each method on online sequences of training classes, score it by instance.
 
     `initial_strength`, `initial_gate`, `previous_example`, `write_values` and
@@ -248,6 +250,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
             out = train_and_evaluate(model, train_data, None,
                                      minutes=minutes, steps_per_epoch=steps, anneal=True)
             scores = online_scores(model, test, instances=reported)
+            if save_to is not None:
+                Path(save_to).mkdir(parents=True, exist_ok=True)
+                model.save(Path(save_to) / f"{method}.keras")
             seen_scores = None if seen is None else online_scores(model, seen,
                                                                   instances=reported)
         keras.backend.clear_session()
@@ -257,7 +262,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         overall = scores["accuracy"]
         rows.append(row(method, "accuracy", overall["mean"], ci95=overall["ci95"],
                         episodes=overall["episodes"], settings={"instance": "all"},
-                        train_curve=out["train_curve"], **fields))
+                        train_curve=out["train_curve"],
+                        instance_position=instance_position(scores["correct"], test.query_y),
+                        **fields))
         for n, s in scores["by_instance"].items():
             rows.append(row(method, "accuracy", s["mean"], ci95=s["ci95"],
                             episodes=s["episodes"], settings={"instance": n}, **fields))
@@ -282,6 +289,43 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
             f"{max_degrees:g} degrees" if augment else ""),
         "published_mann": PUBLISHED_MANN, "data": data["info"]},
         "notes": _notes(rows, minutes)}
+
+
+def instance_position(correct: np.ndarray, labels: np.ndarray) -> dict:
+    """Steps right and steps in all, by instance number (rows: 1, 2, ...) and sequence
+    position (columns: 0, 1, ...), summed over episodes: `{"right": [[...]], "steps": [[...]]}`.
+
+    >>> instance_position(np.array([[1, 0, 1]]), np.array([[0, 1, 0]]))
+    {'right': [[1, 0, 0], [0, 0, 1]], 'steps': [[1, 1, 0], [0, 0, 1]]}
+    """
+    from l2l.tasks.online import instance_numbers
+
+    number = instance_numbers(labels)
+    at = number[..., None] == np.arange(1, number.max() + 1)  # [B, T, N]
+    right = (np.asarray(correct, bool)[..., None] & at).sum(axis=0).T
+    return {"right": right.tolist(), "steps": at.sum(axis=0).T.tolist()}
+
+
+def position_matched(table: dict, first: int, second: int) -> dict | None:
+    """Accuracy at instances `first` and `second` over the positions where both occur, each
+    position weighted as often as the rarer of the two has it there, so that neither
+    instance is favoured by where it falls in the sequence; None if they never share one.
+
+    >>> table = {"right": [[2, 1, 0], [0, 1, 3]], "steps": [[2, 2, 0], [0, 2, 4]]}
+    >>> position_matched(table, 1, 2)
+    {'first': 0.5, 'second': 0.5, 'positions': [1], 'weight': 2}
+    """
+    right, steps = np.asarray(table["right"], float), np.asarray(table["steps"], float)
+    if max(first, second) > len(steps):
+        return None
+    a, b = first - 1, second - 1
+    weight = np.minimum(steps[a], steps[b])
+    if weight.sum() == 0:
+        return None
+    shared = weight > 0
+    rate = {k: float((weight[shared] * right[i][shared] / steps[i][shared]).sum()
+                     / weight.sum()) for k, i in (("first", a), ("second", b))}
+    return {**rate, "positions": np.flatnonzero(shared).tolist(), "weight": int(weight.sum())}
 
 
 def _pixels_reader(image_size: int | None):
@@ -315,6 +359,14 @@ def _notes(rows: list[dict], minutes: float) -> list[str]:
         notes.append(f"{method}: " + ", ".join(
             f"{100 * by[n]['mean']:.1f}% at instance {n}" for n in picks)
             + f" ({by[picks[0]]['steps']} training steps).")
+        matched = by["all"].get("instance_position") and position_matched(
+            by["all"]["instance_position"], 9, 10)
+        if matched:
+            notes.append(f"{method}, 9th against 10th instance at the positions both occupy "
+                         f"({matched['positions'][0]}-{matched['positions'][-1]} of 0-"
+                         f"{len(by['all']['instance_position']['steps'][0]) - 1}, weighted "
+                         f"alike, {matched['weight']} steps each, pooled over steps): "
+                         f"{100 * matched['first']:.1f}% and {100 * matched['second']:.1f}%.")
         if method == "mann":
             gaps = [f"{100 * (PUBLISHED_MANN[n] - by[n]['mean']):+.1f} points short at "
                     f"instance {n}" for n in (5, 10) if n in by]

@@ -37,7 +37,7 @@ COMMANDS = """```bash
 python -m benchmarks run two_digit sinusoid omniglot throughput  # ~15 min each, 2 CPU cores
 python -m benchmarks run all --quick             # seconds each; written to runs/benchmarks-quick/
 python -m benchmarks run two_digit --tag long -o minutes_per_cell=5  # beside the default run
-python -m benchmarks plot                        # redraw the pictures from the stored JSON
+python -m benchmarks plot sinusoid               # redraw its pictures (no name: every benchmark)
 python -m benchmarks readme                      # regenerate this page and README's headline
 ```"""
 TIMINGS = ("seconds", "seconds_per_step", "episodes_per_second", "ratio", "peak_rss_mb")

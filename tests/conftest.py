@@ -10,6 +10,23 @@ import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
+# The test files that keep one xdist worker busy longest (over 20 s each, `pytest
+# --durations=80` on a 2-core machine), longest first. They are handed out first
+# (`--no-loadscope-reorder` in pyproject.toml keeps this order; xdist's own puts files with
+# the most tests first, which left these single long files for the end, one worker running
+# them while the other idled), so the workers end together on short files.
+LONGEST_FIRST = ("test_docs.py", "test_benchmarks.py", "test_distribute.py",
+                 "test_benchmark_omniglot_gradient.py", "test_algorithms_training.py",
+                 "test_notebooks.py", "test_example.py", "test_algorithms_images.py",
+                 "test_benchmark_sinusoid.py", "test_models.py", "test_online.py",
+                 "test_scaling_docs.py",
+                 "test_benchmark_reconstruction_transfer.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: rest as collected
+
 
 def synthetic_digits(per_digit: int = 60, noise: float = 40.0, seed: int = 0):
     """`[10 * per_digit, 28, 28]` uint8 images: one random stroke template per digit + noise.

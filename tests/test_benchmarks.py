@@ -432,3 +432,7 @@ def test_onednn_crash_counts_crashed_processes_per_configuration(tmp_path):
         # each process ran to the end or died of a signal (SIGABRT, SIGSEGV: the bug
         # measured); a Python error (exit code 1) would be a broken script, not a crash
         assert set(r["exit_codes"]) <= {0, -6, -11}
+    # The notes add what the table lacks: the old path against each other configuration.
+    assert len(result["notes"]) == len(CONFIGS) - 1
+    assert all(n.startswith("einsum, oneDNN on (") and "Fisher exact p = " in n
+               for n in result["notes"])
