@@ -134,17 +134,33 @@ over the last quarter of the run (91.2% three quarters in, 91.4% in the last epo
 cosine rate went to zero) against 89.4% held out. The 10th instance is again below the 9th
 (97.0%).
 
-What still separates us from 98.1% at the 10th instance is not measured. The candidates: the
-data (178 training characters with rotations, not 1,200), training time (the 90-minute
-run's training accuracy had levelled off as its rate went to zero; a longer run or another
-schedule is untried), one seed per run, the optimiser (Adam 1e-3 with a cosine, the
-paper's RMSprop 1e-4), and whatever keeps the 10th instance below the 9th. A sharp start
-(`--tag mann_pixels_bind_augment_xla_sharp`, the 14-minute XLA command with `-o
-initial_strength=10 -o initial_gate=0.1`: sharp reads, writes to fresh slots) is not a gain:
-89.2% / 90.4% after 9,791 steps, against 91.0% / 91.7%, and its 10th instance is below its
-9th (91.4%) too. The recipe's choices
-were made on these test sequences (the online benchmark has no validation split); the 90-
-and 30-minute runs only lengthen the 14-minute recipe.
+A sharp start (`--tag mann_pixels_bind_augment_xla_sharp`, the 14-minute XLA command with
+`-o initial_strength=10 -o initial_gate=0.1`: sharp reads, writes to fresh slots) is not a
+gain: 89.2% / 90.4% after 9,791 steps, against 91.0% / 91.7%, and its 10th instance is below
+its 9th (91.4%) too.
+
+A second seed of the 90-minute run, scored also on sequences of its training classes
+(`--tag mann_pixels_bind_augment_xla_90min_seed1`, the 90-minute command with `--seed 1 -o
+score_training_classes=true`), reaches 95.4% ± 0.9 at the 5th instance and 95.9% ± 0.8 at
+the 10th on the held-out alphabets, after 58,348 steps (fewer than the first run's 67,997:
+tests ran beside it for roughly 15 of its 90 minutes). On 500 stored sequences of its
+training classes, not jittered, the same model reaches **98.3% ± 0.5 at the 5th instance and
+98.5% ± 0.5 at the 10th**, the published figures, and 96.1% at the 2nd (89.7% held out). On
+the characters it was trained on, this MANN binds and recalls as well as the paper's; what
+it lacks on new alphabets, 2.6 points at the 10th instance, is generalisation from 178
+training characters (712 classes with rotations) where the paper had 1,200 (with rotations
+and translations). Its training accuracy (jittered sequences, all steps) was still rising
+slowly when the rate reached zero: 90.3% two thirds in, 90.9% at the end. The 10th instance
+is below the 9th on the training classes too (98.5% against 99.0%), so that dip is not a
+matter of new characters either.
+
+What limits the 10th instance, as far as measured: the data (the gap between training and
+held-out classes), not the memory's size or the start. Untried: more training characters
+(the full background set has 964; this machine holds only the two small background
+sets), stronger augmentation, a longer run or another schedule, the paper's
+RMSprop 1e-4 in place of Adam 1e-3 with a cosine. The recipe's choices were made on these
+test sequences (the online benchmark has no validation split); the 90- and 30-minute runs
+only lengthen the 14-minute recipe, and the second seed only changes the seed.
 """
 
 from __future__ import annotations
@@ -368,12 +384,19 @@ def _notes(rows: list[dict], minutes: float) -> list[str]:
                          f"alike, {matched['weight']} steps each, pooled over steps): "
                          f"{100 * matched['first']:.1f}% and {100 * matched['second']:.1f}%.")
         if method == "mann":
-            gaps = [f"{100 * (PUBLISHED_MANN[n] - by[n]['mean']):+.1f} points short at "
-                    f"instance {n}" for n in (5, 10) if n in by]
+            gaps = [f"{abs(100 * (by[n]['mean'] - PUBLISHED_MANN[n])):.1f} points "
+                    f"{'above' if by[n]['mean'] >= PUBLISHED_MANN[n] else 'short'} at instance "
+                    f"{n}" for n in (5, 10) if n in by]
             if gaps:
                 notes.append("MANN against the published 94.9% (5th) and 98.1% (10th): "
                              + ", ".join(gaps) + ".")
     return notes
+
+
+def recompute(result: dict) -> dict:
+    """The notes rebuilt from the stored rows (nothing is run)."""
+    result["notes"] = _notes(result["rows"], result["settings"]["minutes_per_method"])
+    return result
 
 
 def plot(result: dict):
