@@ -154,6 +154,22 @@ slowly when the rate reached zero: 90.3% two thirds in, 90.9% at the end. The 10
 is below the 9th on the training classes too (98.5% against 99.0%), so that dip is not a
 matter of new characters either.
 
+Why the 10th instance sits below the 9th: each method's overall row now keeps its steps
+right by instance and sequence position (`instance_position`). A repeat of the 14-minute XLA
+command that keeps them (`--tag mann_pixels_bind_augment_xla_positions`, with `-o
+score_training_classes=true -o save_to=...`) shows that for every instance accuracy rises
+with position (the 5th: 83.8% at positions 10-19, 94.9% at 30-39), and that at equal
+positions each later instance is less accurate: 9th 91.0% against 10th 86.6% over positions
+25-48 (`position_matched`, 1,402 steps each, pooled over steps), 8th 91.1% against 9th 87.1%.
+The dip is therefore tied to the instance number, not to where the 10th falls in the
+sequence. One explanation, not tested: every class appears exactly 10 times, so a class
+already seen 9 times is the least likely label of the next step, a prior the model can learn
+and one that works against its memory exactly at the 10th instance. Sequences with varying
+class counts would test it. The same repeat also shows how much a 14-minute figure moves
+between runs of one command and seed: 87.6% / 89.1% after 9,984 steps, against 91.0% /
+91.7% after 11,275 for the first run (the budget is wall time, so the steps, and with them
+the cosine schedule, differ with the machine's load).
+
 What limits the 10th instance, as far as measured: the data (the gap between training and
 held-out classes), not the memory's size or the start. Untried: more training characters
 (the full background set has 964; this machine holds only the two small background
