@@ -256,6 +256,13 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     mann_options = dict(initial_strength=initial_strength, initial_gate=initial_gate,
                         previous_example=previous_example, write_values=write_values,
                         distinct_slots=distinct_slots, memory_slots=memory_slots)
+    if save_to is not None:  # before training, so that a bad folder cannot cost a run
+        if Path(save_to).exists() and not Path(save_to).is_dir():
+            from l2l.errors import invalid_value
+
+            raise invalid_value("save_to", save_to, "a folder to keep the trained models in",
+                                "give a folder (created if missing), not a file")
+        Path(save_to).mkdir(parents=True, exist_ok=True)
     data = load("omniglot", data_dir)
     test_task = OnlineClassification(data["x"], data["labels"], ways=ways, instances=instances,
                                      classes=data["test"])
@@ -283,7 +290,6 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
                                      minutes=minutes, steps_per_epoch=steps, anneal=True)
             scores = online_scores(model, test, instances=reported)
             if save_to is not None:
-                Path(save_to).mkdir(parents=True, exist_ok=True)
                 model.save(Path(save_to) / f"{method}.keras")
             seen_scores = None if seen is None else online_scores(model, seen,
                                                                   instances=reported)
@@ -291,21 +297,11 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         fields = dict(train_seconds=out["train_seconds"], memory=memory, seed=seed,
                       steps=out["steps"], epochs=out["epochs"],
                       episodes_trained=out["steps"] * batch_size, chance=1.0 / ways)
-        overall = scores["accuracy"]
-        rows.append(row(method, "accuracy", overall["mean"], ci95=overall["ci95"],
-                        episodes=overall["episodes"], settings={"instance": "all"},
-                        train_curve=out["train_curve"],
-                        instance_position=instance_position(scores["correct"], test.query_y),
-                        **fields))
-        for n, s in scores["by_instance"].items():
-            rows.append(row(method, "accuracy", s["mean"], ci95=s["ci95"],
-                            episodes=s["episodes"], settings={"instance": n}, **fields))
+        rows += _score_rows(method, scores, fields, train_curve=out["train_curve"],
+                            instance_position=instance_position(scores["correct"],
+                                                                test.query_y))
         if seen_scores is not None:
-            name = f"{method} (training classes)"
-            rows += [row(name, "accuracy", s["mean"], ci95=s["ci95"], episodes=s["episodes"],
-                         settings={"instance": n}, **fields)
-                     for n, s in [("all", seen_scores["accuracy"]),
-                                  *seen_scores["by_instance"].items()]]
+            rows += _score_rows(f"{method} (training classes)", seen_scores, fields)
     return {"rows": rows, "settings": {
         "methods": methods, "ways": ways, "instances": instances, "sequence_length":
         ways * instances, "minutes_per_method": minutes, "steps_per_epoch": steps,
@@ -321,6 +317,14 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
             f"{max_degrees:g} degrees" if augment else ""),
         "published_mann": PUBLISHED_MANN, "data": data["info"]},
         "notes": _notes(rows, minutes)}
+
+
+def _score_rows(name: str, scores: dict, fields: dict, **overall: object) -> list[dict]:
+    """Rows of `online_scores` output: overall (with `overall`'s extra fields), then by
+    instance."""
+    return [row(name, "accuracy", s["mean"], ci95=s["ci95"], episodes=s["episodes"],
+                settings={"instance": n}, **fields, **(overall if n == "all" else {}))
+            for n, s in [("all", scores["accuracy"]), *scores["by_instance"].items()]]
 
 
 def instance_position(correct: np.ndarray, labels: np.ndarray) -> dict:
@@ -341,14 +345,15 @@ def instance_position(correct: np.ndarray, labels: np.ndarray) -> dict:
 def position_matched(table: dict, first: int, second: int) -> dict | None:
     """Accuracy at instances `first` and `second` over the positions where both occur, each
     position weighted as often as the rarer of the two has it there, so that neither
-    instance is favoured by where it falls in the sequence; None if they never share one.
+    instance is favoured by where it falls in the sequence; None if they never share one
+    (or either is not an instance number of the table).
 
     >>> table = {"right": [[2, 1, 0], [0, 1, 3]], "steps": [[2, 2, 0], [0, 2, 4]]}
     >>> position_matched(table, 1, 2)
     {'first': 0.5, 'second': 0.5, 'positions': [1], 'weight': 2}
     """
     right, steps = np.asarray(table["right"], float), np.asarray(table["steps"], float)
-    if max(first, second) > len(steps):
+    if min(first, second) < 1 or max(first, second) > len(steps):
         return None
     a, b = first - 1, second - 1
     weight = np.minimum(steps[a], steps[b])

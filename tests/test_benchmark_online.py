@@ -76,6 +76,10 @@ def test_online_reads_raw_pixels_when_asked(omniglot_dir, tmp_path):
         runner.run_benchmark("online", quick=True, output=tmp_path / "xla",
                              episode_dir=tmp_path / "episodes",
                              options={**options, "jit_compile": True})
+    a_file = tmp_path / "models.keras"
+    a_file.write_text("")
+    with pytest.raises(ValueError, match="`save_to`: expected a folder"):
+        runner.load("online").run(quick=True, save_to=str(a_file))  # before any training
     for bad in (0, -3, 2.5, "20", True):
         with pytest.raises(ValueError, match="`image_size`: expected a whole number"):
             runner.load("online").run(quick=True, encoder="pixels", image_size=bad)
