@@ -207,7 +207,8 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         distinct_slots: bool = False, encoder: str = "conv", image_size: int | None = None,
         augment: bool = False, max_shift: float = 2.0, max_degrees: float = 10.0,
         memory_slots: int = 128, jit_compile: bool | None = None,
-        score_training_classes: bool = False, save_to: str | None = None) -> dict:
+        score_training_classes: bool = False, save_to: str | None = None,
+        train_counts: str = "equal") -> dict:
     """Train each method on online sequences of training classes, score it by instance.
 
     `initial_strength`, `initial_gate`, `previous_example`, `write_values` and
@@ -223,6 +224,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     `score_training_classes` also scores each method on `test_episodes` stored sequences of
     the training classes, not jittered (rows named `"<method> (training classes)"`): the
     gap between them and the held-out rows is what the held-out alphabets cost.
+    `train_counts="random"` trains on sequences whose class counts vary
+    (`OnlineClassification`'s `counts`); every stored sequence, scored or not, keeps equal
+    counts, so runs with either setting are scored on the same sequences.
     """
     import keras
 
@@ -268,11 +272,14 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
                                      classes=data["test"])
     test = stored_episodes(test_task, f"online-omniglot-{ways}way-{instances}inst", n_test,
                            "test")
-    train = OnlineClassification(data["train_x"], data["train_labels"], ways=ways,
-                                 instances=instances, classes=data["train"])
-    seen = stored_episodes(train, f"online-omniglot-{ways}way-{instances}inst", n_test,
+    def training_sequences(counts: str) -> OnlineClassification:
+        return OnlineClassification(data["train_x"], data["train_labels"], ways=ways,
+                                    instances=instances, classes=data["train"], counts=counts)
+
+    seen = stored_episodes(training_sequences("equal"),
+                           f"online-omniglot-{ways}way-{instances}inst", n_test,
                            "train") if score_training_classes else None
-    train_data = train.dataset(batch_size, seed=seed)
+    train_data = training_sequences(train_counts).dataset(batch_size, seed=seed)
     if augment:
         train_data = _augmented(train_data, max_shift, max_degrees, seed)
     reported = tuple(n for n in INSTANCES if n <= instances)
@@ -308,7 +315,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         "batch_size": batch_size, "test_episodes": n_test, "width": width,
         "encoder": encoder, "encoder_filters": filters if encoder == "conv" else None,
         "image_size": image_size, "jit_compile": jit_compile,
-        "score_training_classes": score_training_classes,
+        "score_training_classes": score_training_classes, "train_counts": train_counts,
         "learning_rate": learning_rate, "mann": mann_options,
         "lr_schedule": "cosine to zero over the time budget",
         "label_encoding": "one-hot of the previous step's label, zeros at step 0",

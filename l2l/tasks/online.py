@@ -17,11 +17,19 @@ As an `Episode` (so it streams, stores and batches like every l2l task family):
   `t` is step `t`, answered from `x_t` and the steps before it. `l2l.online.OnlineClassifier`
   makes that causal reading a model.
 
-Episodes come from `FewShotClassification(shots=instances, queries=1, shuffle=True)` with its
-query dropped, so the class choice, relabelling and draw of distinct examples are that
-family's, and a class needs `instances + 1` examples. It works for any labelled array: give
-Omniglot training classes with their rotations as new classes (`Omniglot.rotated`), as the
-other Omniglot benchmarks do, and test classes from other alphabets (`alphabet_splits`).
+With `counts="random"` the classes' counts vary instead: the sequence keeps its length
+`ways * instances`, and each step's class is drawn uniformly and independently, so a class
+appears `instances` times on average. Draws where a class is missing, or appears more often
+than the smallest class has examples to spare (`max_instances`), are drawn again. With equal
+counts a model can learn that a class seen `instances` times will not come again; with random
+counts the next label is independent of the ones before it, so there is no such prior to learn.
+
+Episodes come from `FewShotClassification(shots=..., queries=1)` with its query dropped, so
+the class choice, relabelling and draw of distinct examples are that family's, and a class
+needs `instances + 1` examples (random counts: `max_instances + 1`). It works for any
+labelled array: give Omniglot training classes with their rotations as new classes
+(`Omniglot.rotated`), as the other Omniglot benchmarks do, and test classes from other
+alphabets (`alphabet_splits`).
 
 Example:
 
@@ -34,6 +42,10 @@ Example:
 ((2, 12, 4), (2, 12), True)
 >>> sorted(np.bincount(ep.support_y[0]).tolist()), int(info["instance"].max())
 ([4, 4, 4], 4)
+>>> varied = OnlineClassification(x, np.arange(300) % 20, ways=3, instances=4, counts="random")
+>>> ep = varied.episodes(batch_size=3, seed=0)
+>>> ep.support_y.shape, [np.bincount(y).tolist() for y in ep.support_y], varied.max_instances
+((3, 12), [[4, 1, 7], [5, 6, 1], [4, 3, 5]], 14)
 """
 
 from __future__ import annotations
@@ -48,6 +60,9 @@ from l2l.tasks.classification import FewShotClassification
 INSTANCES_REPORTED = (1, 2, 3, 4, 5, 10)
 """The instance numbers Santoro et al. (2016, Table 1) report accuracy at."""
 
+COUNTS = ("equal", "random")
+"""How often each class appears in a sequence: `instances` times each, or drawn per step."""
+
 
 class OnlineClassification(TaskDistribution):
     """Episodes of the online few-shot protocol drawn from a labelled array.
@@ -58,20 +73,37 @@ class OnlineClassification(TaskDistribution):
         ways: classes per sequence, at least 2.
         instances: appearances of every class in a sequence (length `ways * instances`).
         classes: the class ids sequences may draw from (a split); `None` for all.
+        counts: `"equal"` (every class `instances` times) or `"random"` (each step's class
+            drawn uniformly, every class at least once and at most `max_instances` times).
 
+    `max_instances` is the most times a class can appear: `instances` for equal counts, and
+    one less than the smallest allowed class's number of examples for random counts.
     `sample_with_info` adds `instance [B, T]` (see `instance_numbers`), `classes [B, ways]`
     (the class id behind each label) and `index [B, T]` (the row of `x` behind each step).
     """
 
     def __init__(self, x: np.ndarray, labels: np.ndarray, ways: int = 5, instances: int = 10,
-                 classes: np.ndarray | None = None):
+                 classes: np.ndarray | None = None, counts: str = "equal"):
         if isinstance(instances, bool) or int(instances) != instances or instances < 1:
             raise invalid_value("instances", instances, "an integer >= 1 (appearances of each "
                                 "class per sequence)")
-        self.instances = int(instances)
-        self._draw = FewShotClassification(x, labels, ways=ways, shots=self.instances,
-                                           queries=1, classes=classes, shuffle=True)
-        self.ways, self.classes = self._draw.ways, self._draw.classes
+        if counts not in COUNTS:
+            raise invalid_value("counts", counts, f"one of {COUNTS}")
+        self.instances, self.counts = int(instances), counts
+        shots = self.instances
+        if counts == "random":  # as many distinct examples per class as the smallest allows
+            x, labels = np.asarray(x), np.asarray(labels)
+            allowed = np.unique(labels) if classes is None else np.unique(classes)
+            sizes = np.bincount(np.searchsorted(allowed, labels[np.isin(labels, allowed)]),
+                                minlength=allowed.size)
+            shots = max(int(sizes.min()) - 1, self.instances)
+        self._draw = FewShotClassification(x, labels, ways=ways, shots=shots, queries=1,
+                                           classes=classes, shuffle=counts == "equal")
+        self.ways, self.classes, self.max_instances = (self._draw.ways, self._draw.classes,
+                                                       shots)
+        if counts == "random" and self.ways * shots < self.length:
+            raise invalid_value("instances", instances, f"at most {shots} per class on average, "
+                                "the most the smallest class allows", "lower instances")
 
     @property
     def length(self) -> int:
@@ -83,15 +115,39 @@ class OnlineClassification(TaskDistribution):
 
     def sample_with_info(self, batch_size: int, rng: np.random.Generator):
         drawn, info = self._draw.sample_with_info(batch_size, rng)
-        x, y = drawn.support_x, drawn.support_y
+        x, y, rows = drawn.support_x, drawn.support_y, info["support_index"]
+        if self.counts == "random":  # the draw came class by class: keep counts[c] of class c
+            counts = _random_counts(batch_size, self.ways, self.length, self.max_instances, rng)
+            keys = rng.random((batch_size, self.ways, self.max_instances))
+            keys[np.arange(self.max_instances) >= counts[..., None]] = 2.0  # behind the rest
+            keep = np.argsort(keys.reshape(batch_size, -1), axis=1)[:, :self.length]
+            x, y, rows = (np.take_along_axis(a, keep.reshape(keep.shape + (1,) * (a.ndim - 2)),
+                                             axis=1) for a in (x, y, rows))
         episode = Episode(support_x=x, support_y=y, query_x=x, query_y=y,
-                          support_mask=drawn.support_mask)
+                          support_mask=np.ones(y.shape, "float32"))
         return episode, {"instance": instance_numbers(y), "classes": info["classes"],
-                         "index": info["support_index"]}
+                         "index": rows}
 
     def config(self) -> dict:
-        """The base config plus the drawing family's (its arrays are fingerprinted there)."""
-        return {**super().config(), "draw": self._draw.config()}
+        """The base config plus the drawing family's (its arrays are fingerprinted there).
+
+        Equal counts leave `counts` out, so the sets stored before the option existed keep
+        their fingerprints."""
+        config = {**super().config(), "draw": self._draw.config()}
+        if self.counts == "equal":
+            del config["counts"], config["max_instances"]
+        return config
+
+
+def _random_counts(batch_size: int, ways: int, length: int, most: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """`[B, ways]` class counts of `length` uniform draws, each in `1 .. most` (redrawn until)."""
+    counts = rng.multinomial(length, np.full(ways, 1.0 / ways), size=batch_size)
+    bad = (counts < 1).any(axis=1) | (counts > most).any(axis=1)
+    while bad.any():
+        counts[bad] = rng.multinomial(length, np.full(ways, 1.0 / ways), size=int(bad.sum()))
+        bad = (counts < 1).any(axis=1) | (counts > most).any(axis=1)
+    return counts
 
 
 def instance_numbers(labels: np.ndarray) -> np.ndarray:
