@@ -11,6 +11,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import runner, schema  # noqa: E402
+from l2l.episode_store import read_episode_set  # noqa: E402
 
 
 def test_quick_online_scores_every_method_by_instance(omniglot_dir, tmp_path):
@@ -55,13 +56,20 @@ def test_online_reads_raw_pixels_when_asked(omniglot_dir, tmp_path):
                "image_size": 20, "augment": True, "data_dir": str(Path(omniglot_dir).parent)}
     _, result = runner.run_benchmark("online", quick=True, output=tmp_path,
                                      episode_dir=tmp_path / "episodes",
-                                     options={**options, "score_training_classes": True})
-    # Scored on held-out and on training sequences, each stored in a file of its own.
+                                     options={**options, "score_training_classes": True,
+                                              "train_counts": "random"})
+    # Scored on held-out and on training sequences, each stored in a file of its own; training
+    # on random class counts leaves the stored (scored) sequences at equal counts.
     cells = [(r["method"], r["settings"]["instance"]) for r in result["rows"]]
     assert cells == [(m, n) for m in ("mann", "mann (training classes)") for n in ("all", 1, 2)]
     assert sorted(p.name for p in (tmp_path / "episodes").iterdir()) == [
         "online-omniglot-3way-2inst-test-n4-seed0.h5",
         "online-omniglot-3way-2inst-train-n4-seed0.h5"]
+    for stored in (tmp_path / "episodes").iterdir():
+        episodes, info = read_episode_set(stored)
+        assert all(np.bincount(y).tolist() == [2, 2, 2] for y in episodes.support_y)
+        assert '"counts"' not in info.task_config
+    assert result["settings"]["train_counts"] == "random"
     assert "mann (training classes)" in runner.load("online").summarize(result)
     assert result["settings"]["encoder"] == "pixels" and result["settings"]["image_size"] == 20
     assert "shifted by up to 2 px" in result["settings"]["augmentation"]
