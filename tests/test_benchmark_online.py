@@ -3,6 +3,7 @@ import json
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -22,7 +23,8 @@ def test_quick_online_scores_every_method_by_instance(omniglot_dir, tmp_path):
                  "ways": 3, "instances": 3, "methods": ("mann", "prototypes"),
                  "initial_strength": 10.0, "initial_gate": 0.1, "memory_slots": 16,
                  "jit_compile": False, "data_dir": str(Path(omniglot_dir).parent),
-                 "save_to": str(tmp_path / "models")})
+                 "save_to": str(tmp_path / "models"), "pretrain_minutes": 0.001,
+                 "freeze_encoder": True})
     assert json.loads(path.read_text()) == result and schema.validate(result)
     assert result["settings"]["mann"] == {"initial_strength": 10.0, "initial_gate": 0.1,
                                           "previous_example": False, "write_values": False,
@@ -43,6 +45,19 @@ def test_quick_online_scores_every_method_by_instance(omniglot_dir, tmp_path):
     assert "MANN, Santoro" in runner.load("online").summarize(result)
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
         "mann.keras", "prototypes.keras"]
+    # MANN's conv encoder was first trained as prototypes, then frozen; prototypes' own was not.
+    overall = {r["method"]: r for r in result["rows"] if r["settings"]["instance"] == "all"}
+    assert overall["mann"]["pretrain_steps"] >= 1 and overall["prototypes"]["pretrain_steps"] == 0
+    import l2l.online  # noqa: F401  (registers OnlineClassifier for loading)
+
+    models = {m: keras.saving.load_model(tmp_path / "models" / f"{m}.keras")
+              for m in ("mann", "prototypes")}
+    assert not models["mann"].encoder.trainable_weights  # frozen, and still so once loaded
+    assert models["prototypes"].encoder.trainable_weights
+    with pytest.raises(ValueError, match="pretrain_minutes=1 pretrains the conv encoder"):
+        runner.load("online").run(quick=True, encoder="pixels", pretrain_minutes=1)
+    with pytest.raises(ValueError, match="freeze_encoder=true freezes a pretrained encoder"):
+        runner.load("online").run(quick=True, freeze_encoder=True)
     # Steps right by instance and position add up to the overall accuracy: 6 sequences of 9.
     for r in (r for r in result["rows"] if r["settings"]["instance"] == "all"):
         right, steps = (np.array(r["instance_position"][k]) for k in ("right", "steps"))
