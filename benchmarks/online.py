@@ -208,7 +208,8 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         augment: bool = False, max_shift: float = 2.0, max_degrees: float = 10.0,
         memory_slots: int = 128, jit_compile: bool | None = None,
         score_training_classes: bool = False, save_to: str | None = None,
-        train_counts: str = "equal") -> dict:
+        train_counts: str = "equal", pretrain_minutes: float = 0.0,
+        freeze_encoder: bool = False) -> dict:
     """Train each method on online sequences of training classes, score it by instance.
 
     `initial_strength`, `initial_gate`, `previous_example`, `write_values` and
@@ -227,6 +228,12 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     `train_counts="random"` trains on sequences whose class counts vary
     (`OnlineClassification`'s `counts`); every stored sequence, scored or not, keeps equal
     counts, so runs with either setting are scored on the same sequences.
+    `pretrain_minutes` (conv encoder only) first trains each method's conv encoder as the
+    `prototypes` method for that long, on the same training sequences, then trains the method
+    with that encoder, end to end, or with it frozen (`freeze_encoder`). It tests whether
+    the pixels reader's generalisation is what limits MANN, without MANN having to learn
+    features and binding at once (the conv-encoder MANN never left chance, see above). The
+    rows' `pretrain_seconds` and `pretrain_steps` count that stage apart from `train_seconds`.
     """
     import keras
 
@@ -253,6 +260,12 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
 
         raise invalid_value("image_size", image_size, "a whole number of pixels >= 1, e.g. 20, "
                             "or None for the images' own size")
+    if pretrain_minutes and encoder != "conv":
+        raise ValueError(f"pretrain_minutes={pretrain_minutes:g} pretrains the conv encoder; "
+                         f"pass -o encoder=conv with it, or drop it.")
+    if freeze_encoder and not pretrain_minutes:
+        raise ValueError("freeze_encoder=true freezes a pretrained encoder; pass "
+                         "-o pretrain_minutes=M with it, or drop it.")
     if image_size is not None and encoder != "pixels":
         raise ValueError(f"image_size={image_size} resizes the pixels reader's images; "
                          f"pass -o encoder=pixels with it, or drop it.")
@@ -289,6 +302,15 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         with PeakRSS() as memory:
             reader = conv_encoder(filters, units=width) if encoder == "conv" else \
                 _pixels_reader(image_size)
+            pretrained = {"seconds": 0.0, "steps": 0}
+            if pretrain_minutes and method != "prototypes":
+                pretrain = online_model("prototypes", ways, encoder=reader,
+                                        learning_rate=learning_rate, jit_compile="auto"
+                                        if jit_compile is None else jit_compile)
+                done = train_and_evaluate(pretrain, train_data, None, minutes=pretrain_minutes,
+                                          steps_per_epoch=steps, anneal=True)
+                pretrained = {"seconds": done["train_seconds"], "steps": done["steps"]}
+                reader.trainable = not freeze_encoder
             model = online_model(method, ways, encoder=reader, width=width,
                                  learning_rate=learning_rate,
                                  jit_compile="auto" if jit_compile is None else jit_compile,
@@ -303,7 +325,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         keras.backend.clear_session()
         fields = dict(train_seconds=out["train_seconds"], memory=memory, seed=seed,
                       steps=out["steps"], epochs=out["epochs"],
-                      episodes_trained=out["steps"] * batch_size, chance=1.0 / ways)
+                      episodes_trained=out["steps"] * batch_size, chance=1.0 / ways,
+                      **({"pretrain_seconds": pretrained["seconds"],
+                          "pretrain_steps": pretrained["steps"]} if pretrain_minutes else {}))
         rows += _score_rows(method, scores, fields, train_curve=out["train_curve"],
                             instance_position=instance_position(scores["correct"],
                                                                 test.query_y))
@@ -316,6 +340,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         "encoder": encoder, "encoder_filters": filters if encoder == "conv" else None,
         "image_size": image_size, "jit_compile": jit_compile,
         "score_training_classes": score_training_classes, "train_counts": train_counts,
+        "pretrain_minutes": pretrain_minutes, "freeze_encoder": freeze_encoder,
         "learning_rate": learning_rate, "mann": mann_options,
         "lr_schedule": "cosine to zero over the time budget",
         "label_encoding": "one-hot of the previous step's label, zeros at step 0",

@@ -3,6 +3,7 @@ import json
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -11,6 +12,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import runner, schema  # noqa: E402
+from l2l.episode_store import read_episode_set  # noqa: E402
 
 
 def test_quick_online_scores_every_method_by_instance(omniglot_dir, tmp_path):
@@ -21,7 +23,8 @@ def test_quick_online_scores_every_method_by_instance(omniglot_dir, tmp_path):
                  "ways": 3, "instances": 3, "methods": ("mann", "prototypes"),
                  "initial_strength": 10.0, "initial_gate": 0.1, "memory_slots": 16,
                  "jit_compile": False, "data_dir": str(Path(omniglot_dir).parent),
-                 "save_to": str(tmp_path / "models")})
+                 "save_to": str(tmp_path / "models"), "pretrain_minutes": 0.001,
+                 "freeze_encoder": True})
     assert json.loads(path.read_text()) == result and schema.validate(result)
     assert result["settings"]["mann"] == {"initial_strength": 10.0, "initial_gate": 0.1,
                                           "previous_example": False, "write_values": False,
@@ -42,6 +45,19 @@ def test_quick_online_scores_every_method_by_instance(omniglot_dir, tmp_path):
     assert "MANN, Santoro" in runner.load("online").summarize(result)
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
         "mann.keras", "prototypes.keras"]
+    # MANN's conv encoder was first trained as prototypes, then frozen; prototypes' own was not.
+    overall = {r["method"]: r for r in result["rows"] if r["settings"]["instance"] == "all"}
+    assert overall["mann"]["pretrain_steps"] >= 1 and overall["prototypes"]["pretrain_steps"] == 0
+    import l2l.online  # noqa: F401  (registers OnlineClassifier for loading)
+
+    models = {m: keras.saving.load_model(tmp_path / "models" / f"{m}.keras")
+              for m in ("mann", "prototypes")}
+    assert not models["mann"].encoder.trainable_weights  # frozen, and still so once loaded
+    assert models["prototypes"].encoder.trainable_weights
+    with pytest.raises(ValueError, match="pretrain_minutes=1 pretrains the conv encoder"):
+        runner.load("online").run(quick=True, encoder="pixels", pretrain_minutes=1)
+    with pytest.raises(ValueError, match="freeze_encoder=true freezes a pretrained encoder"):
+        runner.load("online").run(quick=True, freeze_encoder=True)
     # Steps right by instance and position add up to the overall accuracy: 6 sequences of 9.
     for r in (r for r in result["rows"] if r["settings"]["instance"] == "all"):
         right, steps = (np.array(r["instance_position"][k]) for k in ("right", "steps"))
@@ -55,13 +71,20 @@ def test_online_reads_raw_pixels_when_asked(omniglot_dir, tmp_path):
                "image_size": 20, "augment": True, "data_dir": str(Path(omniglot_dir).parent)}
     _, result = runner.run_benchmark("online", quick=True, output=tmp_path,
                                      episode_dir=tmp_path / "episodes",
-                                     options={**options, "score_training_classes": True})
-    # Scored on held-out and on training sequences, each stored in a file of its own.
+                                     options={**options, "score_training_classes": True,
+                                              "train_counts": "random"})
+    # Scored on held-out and on training sequences, each stored in a file of its own; training
+    # on random class counts leaves the stored (scored) sequences at equal counts.
     cells = [(r["method"], r["settings"]["instance"]) for r in result["rows"]]
     assert cells == [(m, n) for m in ("mann", "mann (training classes)") for n in ("all", 1, 2)]
     assert sorted(p.name for p in (tmp_path / "episodes").iterdir()) == [
         "online-omniglot-3way-2inst-test-n4-seed0.h5",
         "online-omniglot-3way-2inst-train-n4-seed0.h5"]
+    for stored in (tmp_path / "episodes").iterdir():
+        episodes, info = read_episode_set(stored)
+        assert all(np.bincount(y).tolist() == [2, 2, 2] for y in episodes.support_y)
+        assert '"counts"' not in info.task_config
+    assert result["settings"]["train_counts"] == "random"
     assert "mann (training classes)" in runner.load("online").summarize(result)
     assert result["settings"]["encoder"] == "pixels" and result["settings"]["image_size"] == 20
     assert "shifted by up to 2 px" in result["settings"]["augmentation"]

@@ -51,6 +51,44 @@ def test_episodes_are_sequences_of_every_class_equally_often(tasks):
     assert np.array_equal(info["instance"], instance_numbers(ep.support_y))
 
 
+def repeat_rate_after(y: np.ndarray, seen: int) -> float:
+    """How often a class seen exactly `seen` times before a step is that step's label."""
+    before = np.cumsum(y[:, :, None] == np.arange(y.max() + 1), axis=1) - (
+        y[:, :, None] == np.arange(y.max() + 1))  # [B, T, classes]: sightings before step t
+    candidates = before == seen
+    return float((candidates & (y[:, :, None] == np.arange(y.max() + 1))).sum()
+                 / candidates.sum())
+
+
+def test_random_counts_vary_around_instances_with_no_count_prior():
+    x, labels = clusters()  # 12 examples per class: at most 11 appearances
+    task = OnlineClassification(x, labels, ways=WAYS, instances=4, counts="random")
+    assert task.max_instances == 11 and task.length == WAYS * 4
+    ep, info = task.episodes(400, seed=0, with_info=True)
+    assert ep.support_y.shape == (400, WAYS * 4) and ep.support_mask.all()
+    counts = np.stack([np.bincount(y, minlength=WAYS) for y in ep.support_y])
+    assert counts.min() >= 1 and counts.max() <= 11 and len(np.unique(counts)) > 4
+    assert counts.mean() == pytest.approx(4) and counts.std() == pytest.approx(
+        np.sqrt(WAYS * 4 * (1 / WAYS) * (1 - 1 / WAYS)), rel=0.15)  # near multinomial spread
+    assert all(len(set(rows)) == WAYS * 4 for rows in info["index"])  # no example twice
+    assert (labels[info["index"]] == np.take_along_axis(info["classes"], ep.support_y, 1)).all()
+    np.testing.assert_array_equal(x[info["index"]], ep.support_x)
+    # Equal counts never show a class again once it has been seen `instances` times; with
+    # random counts such a class is the next label about as often as any (1 / ways).
+    assert repeat_rate_after(ep.support_y, 4) == pytest.approx(1 / WAYS, abs=0.06)
+    equal = OnlineClassification(x, labels, ways=WAYS, instances=4).episodes(400, seed=0)
+    assert repeat_rate_after(equal.support_y, 4) == 0
+    again = task.episodes(400, seed=0)
+    assert np.array_equal(again.support_y, ep.support_y)
+    assert task.config()["counts"] == "random"
+    equal = OnlineClassification(x, labels, ways=WAYS, instances=4)
+    assert "counts" not in equal.config()  # the stored equal-count sets keep their fingerprint
+    with pytest.raises(ValueError, match="counts"):
+        OnlineClassification(x, labels, ways=WAYS, instances=4, counts="uniform")
+    with pytest.raises(ValueError, match="instances"):
+        OnlineClassification(x, labels, ways=WAYS, instances=12, counts="random")
+
+
 def test_episodes_are_deterministic_per_seed_and_storable(tasks, tmp_path):
     task = tasks["test"]
     a, b = task.episodes(4, seed=3, index=2), task.episodes(4, seed=3, index=2)

@@ -96,14 +96,15 @@ class OnlineClassification(TaskDistribution):
             allowed = np.unique(labels) if classes is None else np.unique(classes)
             sizes = np.bincount(np.searchsorted(allowed, labels[np.isin(labels, allowed)]),
                                 minlength=allowed.size)
-            shots = max(int(sizes.min()) - 1, self.instances)
+            shots = int(sizes.min()) - 1 if sizes.min() else shots  # the draw names absent ids
+            if shots < self.instances:
+                raise invalid_value("instances", instances, f"at most {shots} with random "
+                                    f"counts: the smallest class has {shots + 1} examples and "
+                                    "one is kept back", "lower instances or drop small classes")
         self._draw = FewShotClassification(x, labels, ways=ways, shots=shots, queries=1,
                                            classes=classes, shuffle=counts == "equal")
         self.ways, self.classes, self.max_instances = (self._draw.ways, self._draw.classes,
                                                        shots)
-        if counts == "random" and self.ways * shots < self.length:
-            raise invalid_value("instances", instances, f"at most {shots} per class on average, "
-                                "the most the smallest class allows", "lower instances")
 
     @property
     def length(self) -> int:
