@@ -143,3 +143,12 @@ def test_augmented_sequences_jitter_each_image_once_and_keep_query_equal_to_supp
     np.testing.assert_array_equal(inputs["support_y"], plain["support_y"])
     np.testing.assert_array_equal(again["support_x"], x)  # the same draws for a seed
     assert (first(1)[0]["support_x"].numpy() != x).any()
+
+
+def test_notes_compare_late_instances_at_equal_positions():
+    """The committed random-counts run's note, rebuilt from its stored counts."""
+    stored = ROOT / "benchmarks" / "results" / "online-mann_pixels_augment_xla_random_counts.json"
+    notes = runner.load("online").recompute(json.loads(stored.read_text()))["notes"]
+    (note,) = [n for n in notes if "the one before it" in n]
+    assert "9th 88.5% and 10th 88.1% (positions 25-48, 1402 steps each)" in note
+    assert "8th 88.3% and 9th 88.1%" in note and "7th 89.0% and 8th 88.2%" in note
