@@ -251,7 +251,9 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
     with that encoder, end to end, or with it frozen (`freeze_encoder`). It tests whether
     the pixels reader's generalisation is what limits MANN, without MANN having to learn
     features and binding at once (the conv-encoder MANN never left chance, see above). The
-    rows' `pretrain_seconds` and `pretrain_steps` count that stage apart from `train_seconds`.
+    rows' `pretrain_seconds` and `pretrain_steps` count that stage apart from `train_seconds`,
+    and rows named `"prototypes (pretraining of <method>)"` score the pretrained encoder as
+    online prototypes, before the method trains on it.
     """
     import keras
 
@@ -320,7 +322,7 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
         with PeakRSS() as memory:
             reader = conv_encoder(filters, units=width) if encoder == "conv" else \
                 _pixels_reader(image_size)
-            pretrained = {"seconds": 0.0, "steps": 0}
+            pretrained, pretrained_scores = {"seconds": 0.0, "steps": 0}, None
             if pretrain_minutes and method != "prototypes":
                 pretrain = online_model("prototypes", ways, encoder=reader,
                                         learning_rate=learning_rate, jit_compile="auto"
@@ -328,6 +330,8 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
                 done = train_and_evaluate(pretrain, train_data, None, minutes=pretrain_minutes,
                                           steps_per_epoch=steps, anneal=True)
                 pretrained = {"seconds": done["train_seconds"], "steps": done["steps"]}
+                # scored before the method trains on (and, unfrozen, changes) the encoder
+                pretrained_scores = online_scores(pretrain, test, instances=reported)
                 reader.trainable = not freeze_encoder
             model = online_model(method, ways, encoder=reader, width=width,
                                  learning_rate=learning_rate,
@@ -346,6 +350,13 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
                       episodes_trained=out["steps"] * batch_size, chance=1.0 / ways,
                       **({"pretrain_seconds": pretrained["seconds"],
                           "pretrain_steps": pretrained["steps"]} if pretrain_minutes else {}))
+        if pretrained_scores is not None:  # the encoder's own score: what the method starts from
+            rows += _score_rows(
+                f"prototypes (pretraining of {method})", pretrained_scores,
+                {**fields, "train_seconds": done["train_seconds"], "steps": done["steps"],
+                 "epochs": done["epochs"], "episodes_trained": done["steps"] * batch_size},
+                train_curve=done["train_curve"], instance_position=instance_position(
+                    pretrained_scores["correct"], test.query_y))
         rows += _score_rows(method, scores, fields, train_curve=out["train_curve"],
                             instance_position=instance_position(scores["correct"],
                                                                 test.query_y))

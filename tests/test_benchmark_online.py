@@ -32,7 +32,8 @@ def test_quick_online_scores_every_method_by_instance(omniglot_dir, tmp_path):
     # False, not XLA: compiling costs this test 16 s; the next test passes jit_compile=True
     assert result["settings"]["jit_compile"] is False
     cells = [(r["method"], r["settings"]["instance"]) for r in result["rows"]]
-    assert cells == [(m, n) for m in ("mann", "prototypes") for n in ("all", 1, 2, 3)]
+    assert cells == [(m, n) for m in ("prototypes (pretraining of mann)", "mann", "prototypes")
+                     for n in ("all", 1, 2, 3)]
     assert all(r["episodes"] == 6 and 0.0 <= r["mean"] <= 1.0 and r["chance"] == 1 / 3
                for r in result["rows"])
     assert all(r["train_seconds"] > 0 for r in result["rows"])
