@@ -85,8 +85,10 @@ def test_random_counts_vary_around_instances_with_no_count_prior():
     assert "counts" not in equal.config()  # the stored equal-count sets keep their fingerprint
     with pytest.raises(ValueError, match="counts"):
         OnlineClassification(x, labels, ways=WAYS, instances=4, counts="uniform")
-    with pytest.raises(ValueError, match="instances"):
+    with pytest.raises(ValueError, match="`instances`: expected at most 11 with random counts"):
         OnlineClassification(x, labels, ways=WAYS, instances=12, counts="random")
+    with pytest.raises(ValueError, match="`instances`: expected well below max_instances=11"):
+        OnlineClassification(x, labels, ways=5, instances=11, counts="random")  # all 11s
 
 
 def test_episodes_are_deterministic_per_seed_and_storable(tasks, tmp_path):

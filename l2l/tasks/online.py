@@ -105,6 +105,14 @@ class OnlineClassification(TaskDistribution):
                                            classes=classes, shuffle=counts == "equal")
         self.ways, self.classes, self.max_instances = (self._draw.ways, self._draw.classes,
                                                        shots)
+        if counts == "random":  # rejection must succeed often enough to sample in finite time
+            trial = np.random.default_rng(0).multinomial(
+                self.length, np.full(self.ways, 1 / self.ways), size=1000)
+            if ((trial >= 1) & (trial <= shots)).all(axis=1).mean() < 0.01:
+                raise invalid_value("instances", instances, f"well below max_instances={shots} "
+                                    "with random counts, so that counts between 1 and "
+                                    f"{shots} are drawn often (here under 1 in 100)",
+                                    "lower instances or use counts='equal'")
 
     @property
     def length(self) -> int:
