@@ -267,10 +267,10 @@ def headline(results: list[dict], page: str = "docs/results.md", root: str = "."
         return {r["settings"]["instance"]: r for r in pick(stem, lambda r: r["method"] ==
                                                            method)}
 
+    from benchmarks.online import PUBLISHED_MANN
+
     mann, again = by_instance(mann_stem), by_instance(replicate)
     if 5 in mann and 10 in mann:
-        from benchmarks.online import PUBLISHED_MANN
-
         add(mann_stem, "online 5-way Omniglot, unseen alphabets, accuracy at a class's 5th / "
             "10th instance",
             f"**{value(mann[5])} / {value(mann[10])}** (MANN on raw pixels, with "
@@ -282,6 +282,20 @@ def headline(results: list[dict], page: str = "docs/results.md", root: str = "."
                 f"{again[5]['steps']:,} steps)" if 5 in again and 10 in again else ""),
             f"{100 * PUBLISHED_MANN[5]:.1f}% / {100 * PUBLISHED_MANN[10]:.1f}% (MANN)",
             also=replicate if again else None)
+    # The same protocol with MANN reading a conv encoder pretrained as online prototypes and
+    # frozen: the run that measured how much of the gap the raw-pixel reader costs.
+    pretrained_stem = "online-mann_conv_pretrained_frozen_75min"
+    conv = by_instance(pretrained_stem)
+    if 5 in conv and 10 in conv:
+        ceiling = by_instance(pretrained_stem, "prototypes (pretraining of mann)")
+        add(pretrained_stem, "the same, MANN reading a pretrained conv encoder",
+            f"**{value(conv[5])} / {value(conv[10])}** (conv encoder trained "
+            f"{conv[5]['pretrain_seconds'] / 60:.0f} minutes as online prototypes, "
+            f"{conv[5]['pretrain_steps']:,} steps, then frozen; MANN "
+            f"{conv[5]['train_seconds'] / 60:.0f} minutes, {conv[5]['steps']:,} steps)" + (
+                f"; the encoder alone, as prototypes: {value(ceiling[5])} / "
+                f"{value(ceiling[10])}" if 5 in ceiling and 10 in ceiling else ""),
+            f"{100 * PUBLISHED_MANN[5]:.1f}% / {100 * PUBLISHED_MANN[10]:.1f}% (MANN)")
     # The best learner comes from the flagship run when there is one, MAML from the grid.
     learners_from = "sinusoid-flagship" if "sinusoid-flagship" in by else "sinusoid"
     for shots, figure in MAML_MSE.items():
