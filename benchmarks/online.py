@@ -197,10 +197,10 @@ then frozen under MANN (`-o pretrain_minutes`, `-o freeze_encoder=true`):
         -o freeze_encoder=true -o score_training_classes=true
 
 reaches 95.1% ± 0.9 at the 5th instance and 95.6% ± 0.8 at the 10th after 4 minutes of
-pretraining (778 steps) and 14 of MANN (9,471 steps): the 5th-instance figure of the
-90-minute raw-pixel runs in a fifth of the time. Its training accuracy passes 50% after
-300 steps, where the raw-pixel runs of the same recipe take 650 (`train_curve`). Its
-training classes score 96.3% / 96.0%, so the gap between seen and new characters (0.4
+pretraining (778 steps) and 14 of MANN (9,471 steps): within 0.5 points of the 90-minute
+raw-pixel runs (95.4-95.6% at the 5th) in a fifth of the time. Its training accuracy passes
+50% after 300 steps, where the raw-pixel runs of the same recipe take 650 (`train_curve`).
+Its training classes score 96.3% / 96.0%, so the gap between seen and new characters (0.4
 points at the 10th, against 2.6 for the 90-minute pixel run) has all but gone: the frozen
 embedding, not the memory, now sets the limit.
 
