@@ -108,7 +108,7 @@ class OnlineClassification(TaskDistribution):
         if counts == "random":  # rejection must succeed often enough to sample in finite time
             trial = np.random.default_rng(0).multinomial(
                 self.length, np.full(self.ways, 1 / self.ways), size=1000)
-            if ((trial >= 1) & (trial <= shots)).all(axis=1).mean() < 0.01:
+            if _allowed(trial, shots).mean() < 0.01:
                 raise invalid_value("instances", instances, f"well below max_instances={shots} "
                                     "with random counts, so that counts between 1 and "
                                     f"{shots} are drawn often (here under 1 in 100)",
@@ -151,12 +151,15 @@ class OnlineClassification(TaskDistribution):
 def _random_counts(batch_size: int, ways: int, length: int, most: int,
                    rng: np.random.Generator) -> np.ndarray:
     """`[B, ways]` class counts of `length` uniform draws, each in `1 .. most` (redrawn until)."""
-    counts = rng.multinomial(length, np.full(ways, 1.0 / ways), size=batch_size)
-    bad = (counts < 1).any(axis=1) | (counts > most).any(axis=1)
-    while bad.any():
-        counts[bad] = rng.multinomial(length, np.full(ways, 1.0 / ways), size=int(bad.sum()))
-        bad = (counts < 1).any(axis=1) | (counts > most).any(axis=1)
+    counts = np.zeros((batch_size, ways), int)
+    while not (done := _allowed(counts, most)).all():
+        counts[~done] = rng.multinomial(length, np.full(ways, 1.0 / ways), size=int((~done).sum()))
     return counts
+
+
+def _allowed(counts: np.ndarray, most: int) -> np.ndarray:
+    """`[B]`: every class of the row appears at least once and at most `most` times."""
+    return ((counts >= 1) & (counts <= most)).all(axis=1)
 
 
 def instance_numbers(labels: np.ndarray) -> np.ndarray:
