@@ -322,6 +322,10 @@ def run(quick: bool = False, seed: int = 0, *, methods: tuple[str, ...] | None =
 
         raise invalid_value("image_size", image_size, "a whole number of pixels >= 1, e.g. 20, "
                             "or None for the images' own size")
+    if isinstance(pretrain_minutes, bool) or not pretrain_minutes >= 0:
+        from l2l.errors import invalid_value
+
+        raise invalid_value("pretrain_minutes", pretrain_minutes, "minutes >= 0 (0: none)")
     if pretrain_minutes and encoder != "conv":
         raise ValueError(f"pretrain_minutes={pretrain_minutes:g} pretrains the conv encoder; "
                          f"pass -o encoder=conv with it, or drop it.")

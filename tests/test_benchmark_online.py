@@ -59,6 +59,9 @@ def test_quick_online_scores_every_method_by_instance(omniglot_dir, tmp_path):
         runner.load("online").run(quick=True, encoder="pixels", pretrain_minutes=1)
     with pytest.raises(ValueError, match="freeze_encoder=true freezes a pretrained encoder"):
         runner.load("online").run(quick=True, freeze_encoder=True)
+    for bad in (-1, float("nan"), True):
+        with pytest.raises(ValueError, match="`pretrain_minutes`: expected minutes >= 0"):
+            runner.load("online").run(quick=True, pretrain_minutes=bad)
     # Steps right by instance and position add up to the overall accuracy: 6 sequences of 9.
     for r in (r for r in result["rows"] if r["settings"]["instance"] == "all"):
         right, steps = (np.array(r["instance_position"][k]) for k in ("right", "steps"))
