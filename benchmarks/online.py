@@ -241,9 +241,9 @@ Frozen matters. The same 4 + 14 minutes with the pretrained encoder left trainab
 from 9,471 to 2,648. The encoder as prototypes had reached 92.2% / 96.9% before MANN
 started on it.
 
-This is a different reader from the paper's MANN, which
-read raw pixels and learnt its features from 1,200 characters; with our 178, the raw-pixel
-MANN stops at 95.9-96.7% at the 10th.
+This is a different reader from the paper's MANN, which read raw pixels and learnt its
+features from 1,200 characters; with our 178, the raw-pixel MANN stops at 95.9-96.7% at the
+10th.
 
 What limits the raw-pixel 10th instance, as far as measured: the data (the gap between
 training and held-out classes), not the memory's size, the start or the count prior. Untried:

@@ -285,26 +285,25 @@ def headline(results: list[dict], page: str = "docs/results.md", root: str = "."
     # The same protocol with MANN reading a conv encoder pretrained as online prototypes and
     # frozen: the run that measured how much of the gap the raw-pixel reader costs. The
     # longest run of that recipe leads; the shorter one, when both exist, is quoted beside it.
-    pretrained_stems = [stem for stem in ("online-mann_conv_pretrained_frozen_110min",
-                                          "online-mann_conv_pretrained_frozen_75min")
-                        if 5 in by_instance(stem) and 10 in by_instance(stem)]
+    pretrained = {stem: by_instance(stem) for stem in (
+        "online-mann_conv_pretrained_frozen_110min", "online-mann_conv_pretrained_frozen_75min")}
+    pretrained = {stem: conv for stem, conv in pretrained.items() if 5 in conv and 10 in conv}
 
-    def pretrained_run(stem: str) -> str:
-        conv = by_instance(stem)
+    def pretrained_run(conv: dict) -> str:
         return (f"conv encoder trained {conv[5]['pretrain_seconds'] / 60:.0f} minutes as online "
                 f"prototypes, {conv[5]['pretrain_steps']:,} steps, then frozen; MANN "
                 f"{conv[5]['train_seconds'] / 60:.0f} minutes, {conv[5]['steps']:,} steps")
 
-    if pretrained_stems:
-        lead, *shorter = pretrained_stems
-        conv = by_instance(lead)
+    if pretrained:
+        lead, *shorter = pretrained
+        conv = pretrained[lead]
         ceiling = by_instance(lead, "prototypes (pretraining of mann)")
         add(lead, "the same, MANN reading a pretrained conv encoder",
-            f"**{value(conv[5])} / {value(conv[10])}** ({pretrained_run(lead)})" + (
+            f"**{value(conv[5])} / {value(conv[10])}** ({pretrained_run(conv)})" + (
                 f"; the encoder alone, as prototypes: {value(ceiling[5])} / "
                 f"{value(ceiling[10])}" if 5 in ceiling and 10 in ceiling else "") + "".join(
-                f"; {value(by_instance(stem)[5])} / {value(by_instance(stem)[10])} (shorter: "
-                f"{pretrained_run(stem)})" for stem in shorter),
+                f"; {value(pretrained[stem][5])} / {value(pretrained[stem][10])} (shorter: "
+                f"{pretrained_run(pretrained[stem])})" for stem in shorter),
             f"{100 * PUBLISHED_MANN[5]:.1f}% / {100 * PUBLISHED_MANN[10]:.1f}% (MANN)",
             also=shorter[0] if shorter else None)
     # The best learner comes from the flagship run when there is one, MAML from the grid.
